@@ -2,6 +2,31 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod connect;
+mod credentials;
+mod error;
+mod pool;
+mod pools;
+mod retire;
 mod secret;
+pub mod settings;
+mod status;
+mod tls;
+mod token;
 
+pub use credentials::{Attempt, CredentialError};
+pub use error::Error;
+pub use pool::EntraPool;
+pub use pools::{Pools, PoolsBuilder};
 pub use secret::Secret;
+pub use settings::Settings;
+pub use status::{PoolStatus, PoolsStatus};
+pub use token::{RefreshPolicy, TokenStatus};
+
+/// The credential trait, for [`PoolsBuilder::credential`].
+pub use azure_core::credentials::TokenCredential;
+/// What deadpool-postgres users already know, so no one has to depend on
+/// it directly.
+pub use deadpool_postgres::{ClientWrapper, GenericClient, Object, Transaction};
+/// The driver underneath, for rows, types and errors.
+pub use tokio_postgres;
