@@ -4,4 +4,7 @@
 
 mod secret;
 
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
 pub use secret::Secret;
