@@ -184,3 +184,92 @@ async fn cluster_without_tls_is_refused_by_sslmode_require() {
     drop(cluster);
     assert!(!dir.exists(), "temp dir left behind");
 }
+
+#[tokio::test]
+async fn app_service_form_and_faults() {
+    use std::time::Duration;
+
+    use azure_core::http::{HttpClient, Method, Request, StatusCode};
+    use pg_entra_pool::testkit::{ExpiresOnForm, Fault};
+
+    let endpoint = TokenEndpoint::builder()
+        .identity(None, "app")
+        .token_len(4096)
+        .start()
+        .await
+        .expect("endpoint");
+    let transport = endpoint.loopback_transport();
+    let url = format!(
+        "{}/msi/token?api-version=2019-08-01&resource=https://ossrdbms-aad.database.windows.net",
+        endpoint.url()
+    );
+    let request = |header: &str| {
+        let mut request = Request::new(url.parse().expect("url"), Method::Get);
+        request.insert_header("x-identity-header", header.to_owned());
+        request
+    };
+    let good = request(endpoint.identity_header());
+    let json = |body: &[u8]| serde_json::from_slice::<serde_json::Value>(body).expect("json");
+
+    let response = transport.execute_request(&good).await.expect("answer");
+    assert_eq!(response.status(), StatusCode::Ok);
+    let body = json(&response.into_body().collect().await.expect("body"));
+    assert!(body["expires_on"].is_string(), "{body}");
+    assert!(body["access_token"].as_str().expect("token").len() >= 4096);
+
+    let response = transport
+        .execute_request(&request("wrong"))
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), StatusCode::Unauthorized);
+
+    endpoint.set_fault(Fault::ExpiresOn(ExpiresOnForm::Number));
+    let response = transport.execute_request(&good).await.expect("answer");
+    assert!(json(&response.into_body().collect().await.expect("body"))["expires_on"].is_u64());
+
+    endpoint.set_fault(Fault::SameToken);
+    let before = endpoint.tokens_issued();
+    transport.execute_request(&good).await.expect("answer");
+    assert_eq!(endpoint.tokens_issued(), before);
+
+    endpoint.set_fault(Fault::CloseWithoutAnswer);
+    transport
+        .execute_request(&good)
+        .await
+        .expect_err("closed without answer");
+
+    endpoint.set_fault(Fault::Hang);
+    let hung = tokio::time::timeout(Duration::from_millis(300), transport.execute_request(&good));
+    assert!(hung.await.is_err(), "a hung endpoint answered");
+
+    endpoint.set_fault(Fault::every(2, Fault::status(503, "{}")));
+    let statuses = [
+        transport
+            .execute_request(&good)
+            .await
+            .expect("answer")
+            .status(),
+        transport
+            .execute_request(&good)
+            .await
+            .expect("answer")
+            .status(),
+    ];
+    assert!(
+        statuses.contains(&StatusCode::ServiceUnavailable),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&StatusCode::Ok), "{statuses:?}");
+    endpoint.clear_fault();
+
+    endpoint.stop_listening();
+    transport
+        .execute_request(&good)
+        .await
+        .expect_err("connection refused");
+    endpoint.resume().expect("resume");
+    transport
+        .execute_request(&good)
+        .await
+        .expect("answer after resume");
+}

@@ -91,7 +91,8 @@ impl Fault {
     /// periodic and random wrappers resolved.
     pub(crate) fn for_request(&self, request: usize) -> Option<&Fault> {
         match self {
-            Fault::FailEvery { n, fault } => (request % (*n).max(1) == 0)
+            Fault::FailEvery { n, fault } => request
+                .is_multiple_of((*n).max(1))
                 .then_some(fault)?
                 .for_request(request),
             Fault::FailOneIn { n, fault } => {

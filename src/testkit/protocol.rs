@@ -268,10 +268,8 @@ async fn issue(
 ) -> Result<(String, u64), Answer> {
     let settings = &shared.settings;
     let mut admin = shared.issuer.lock().await;
-    if same_token {
-        if let Some(last) = lock(&shared.last).clone() {
-            return Ok(last);
-        }
+    if same_token && let Some(last) = lock(&shared.last).clone() {
+        return Ok(last);
     }
 
     let issued_at = now_secs();
