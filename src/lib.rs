@@ -11,6 +11,8 @@ mod retire;
 mod secret;
 pub mod settings;
 mod status;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 mod tls;
 mod token;
 
