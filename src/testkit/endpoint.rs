@@ -82,6 +82,7 @@ pub struct TokenEndpointBuilder {
     lifetime: Duration,
     min_token_len: Option<usize>,
     admin: Option<tokio_postgres::Config>,
+    listener: Option<std::net::TcpListener>,
 }
 
 impl fmt::Debug for TokenEndpointBuilder {
@@ -174,14 +175,36 @@ impl TokenEndpointBuilder {
         self
     }
 
-    /// Binds 127.0.0.1 at a free port and serves on the current tokio
+    /// Serves on `listener` instead of a port of its own choosing, so that
+    /// the address can be known (and put into `IDENTITY_ENDPOINT`) before
+    /// any runtime or thread starts. It must be bound to a loopback address.
+    pub fn listener(mut self, listener: std::net::TcpListener) -> Self {
+        self.listener = Some(listener);
+        self
+    }
+
+    /// Binds 127.0.0.1 at a free port (or takes the given
+    /// [`listener`](Self::listener)) and serves on the current tokio
     /// runtime until the endpoint is dropped.
     ///
     /// # Errors
     ///
-    /// When no loopback port can be bound.
+    /// When no loopback port can be bound, or the given listener is not on
+    /// a loopback address.
     pub async fn start(self) -> io::Result<TokenEndpoint> {
-        let listener = serve::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        let listener = match self.listener {
+            Some(std_listener) => {
+                if !std_listener.local_addr()?.ip().is_loopback() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "the token endpoint serves on loopback addresses only",
+                    ));
+                }
+                std_listener.set_nonblocking(true)?;
+                tokio::net::TcpListener::from_std(std_listener)?
+            }
+            None => serve::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?,
+        };
         let addr = listener.local_addr()?;
         let (shutdown, _) = watch::channel(false);
         let identity_header = self
@@ -258,6 +281,7 @@ impl TokenEndpoint {
             lifetime: Duration::from_secs(10),
             min_token_len: None,
             admin: None,
+            listener: None,
         }
     }
 
