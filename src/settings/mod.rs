@@ -1,7 +1,7 @@
 #![doc = include_str!("guide.md")]
 //!
 //! The files: `raw.rs` holds the key table ([`Settings`]), `table.rs` the
-//! macro that expands it, `conf.rs` and `env.rs` the readers, `resolve.rs`
+//! macro that expands it, `conf.rs` and `env.rs` the readers, `resolve*.rs`
 //! the defaults and checks that produce [`SideSettings`].
 
 #[macro_use]
@@ -14,6 +14,8 @@ mod error;
 mod origin;
 mod raw;
 mod resolve;
+mod resolve_azure;
+mod resolve_tls;
 mod resolved;
 mod tls_version;
 mod typo;
