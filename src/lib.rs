@@ -9,7 +9,7 @@ mod pool;
 mod pools;
 mod retire;
 mod secret;
-pub mod settings;
+mod settings;
 mod status;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -21,7 +21,10 @@ pub use error::Error;
 pub use pool::EntraPool;
 pub use pools::{Pools, PoolsBuilder};
 pub use secret::Secret;
-pub use settings::Settings;
+pub use settings::{
+    AzureCloud, AzureSettings, Origin, PoolSettings, Provenance, Settings, SettingsError,
+    SideSettings, TlsSettings, TlsVersion,
+};
 pub use status::{PoolStatus, PoolsStatus};
 pub use token::{RefreshPolicy, TokenStatus};
 
