@@ -46,7 +46,10 @@ fn main() -> ExitCode {
         None
     } else {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
-        let url = format!("http://{}/msi/token", listener.local_addr().expect("address"));
+        let url = format!(
+            "http://{}/msi/token",
+            listener.local_addr().expect("address")
+        );
         // SAFETY: no other thread has started yet (the runtime is built
         // below), so nothing can read the environment concurrently.
         unsafe {
@@ -141,13 +144,20 @@ async fn run_against(settings: Settings, seconds: u64) -> Result<bool, BoxError>
     let pools = Pools::builder(settings).build().await?;
     println!(
         "pools built: read-only pool {}",
-        if pools.has_read_only() { "on its own settings" } else { "shares the primary" }
+        if pools.has_read_only() {
+            "on its own settings"
+        } else {
+            "shares the primary"
+        }
     );
 
     // A write sent to the read-only pool must fail on the server.
     if pools.has_read_only() {
         let reader = pools.read_only().get().await?;
-        match reader.execute("CREATE TEMP TABLE scratch (x int)", &[]).await {
+        match reader
+            .execute("CREATE TEMP TABLE scratch (x int)", &[])
+            .await
+        {
             Err(e) if e.code().map(|c| c.code()) == Some("25006") => {
                 println!("read-only pool refuses writes: ok (SQLSTATE 25006)")
             }
@@ -163,8 +173,20 @@ async fn run_against(settings: Settings, seconds: u64) -> Result<bool, BoxError>
     let read_only = Arc::new(Tally::default());
     let mut tasks = Vec::new();
     for i in 0..TASKS_PER_POOL {
-        tasks.push(tokio::spawn(work(pools.primary().clone(), true, primary.clone(), stop.clone(), i)));
-        tasks.push(tokio::spawn(work(pools.read_only().clone(), false, read_only.clone(), stop.clone(), i)));
+        tasks.push(tokio::spawn(work(
+            pools.primary().clone(),
+            true,
+            primary.clone(),
+            stop.clone(),
+            i,
+        )));
+        tasks.push(tokio::spawn(work(
+            pools.read_only().clone(),
+            false,
+            read_only.clone(),
+            stop.clone(),
+            i,
+        )));
     }
 
     let started = Instant::now();
@@ -216,7 +238,9 @@ async fn work(pool: EntraPool, write: bool, tally: Arc<Tally>, stop: Arc<AtomicB
         let result = async {
             let client = pool.get().await?;
             if write {
-                client.execute("INSERT INTO visits DEFAULT VALUES", &[]).await?;
+                client
+                    .execute("INSERT INTO visits DEFAULT VALUES", &[])
+                    .await?;
             } else {
                 let stmt = client.prepare_cached("SELECT count(*) FROM visits").await?;
                 let _: i64 = client.query_one(&stmt, &[]).await?.get(0);
@@ -229,7 +253,10 @@ async fn work(pool: EntraPool, write: bool, tally: Arc<Tally>, stop: Arc<AtomicB
             Err(e) => {
                 if reported < 3 {
                     reported += 1;
-                    eprintln!("task {i} ({}) query failed: {e}", if write { "primary" } else { "read_only" });
+                    eprintln!(
+                        "task {i} ({}) query failed: {e}",
+                        if write { "primary" } else { "read_only" }
+                    );
                 }
                 tally.failed.fetch_add(1, Ordering::Relaxed)
             }

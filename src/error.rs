@@ -130,7 +130,17 @@ impl fmt::Display for Error {
                     db.message(),
                     db.code().code()
                 ),
-                None => write!(f, "postgres connection failed: {e}"),
+                None => {
+                    // tokio-postgres names the step; the cause (refused,
+                    // certificate verify failed...) is further down.
+                    write!(f, "postgres connection failed: {e}")?;
+                    let mut cause = e.source();
+                    while let Some(c) = cause {
+                        write!(f, ": {c}")?;
+                        cause = c.source();
+                    }
+                    Ok(())
+                }
             },
             Error::Timeout {
                 waiting_for,

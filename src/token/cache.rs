@@ -243,7 +243,10 @@ impl Shared {
             return self.failed(expired_on_arrival(&self.chain));
         };
         let expires_at = Instant::now() + expires_in;
-        if token.token.secret() == current.token.expose() || expires_at <= current.expires_at {
+        // Expiry times come in whole seconds, so two tokens fetched within
+        // the same second may carry the same one: allow that much.
+        let older = expires_at + Duration::from_secs(1) < current.expires_at;
+        if token.token.secret() == current.token.expose() || older {
             // The credential handed back what we have (its own cache, or an
             // endpoint that repeats itself): not a refresh. Try again later
             // without counting it as an error.

@@ -15,7 +15,12 @@ async fn a_cold_start_makes_exactly_one_token_request() {
 
     let mut tasks = Vec::new();
     for i in 0..64 {
-        let pool = if i % 2 == 0 { pools.primary() } else { pools.read_only() }.clone();
+        let pool = if i % 2 == 0 {
+            pools.primary()
+        } else {
+            pools.read_only()
+        }
+        .clone();
         tasks.push(tokio::spawn(async move {
             let client = pool.get().await?;
             client.simple_query("SELECT 1").await?;

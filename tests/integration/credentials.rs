@@ -20,13 +20,23 @@ async fn system_assigned_managed_identity_asks_the_metadata_endpoint_for_the_res
     let sent = setup.endpoint.loopback_transport().sent();
     assert!(!sent.is_empty());
     let request = &sent[0];
-    assert!(request.url.starts_with("http://169.254.169.254/metadata/identity/oauth2/token"), "{}", request.url);
+    assert!(
+        request
+            .url
+            .starts_with("http://169.254.169.254/metadata/identity/oauth2/token"),
+        "{}",
+        request.url
+    );
     assert_eq!(request.header("metadata"), Some("true"));
     let recorded = &setup.endpoint.recorded()[0];
     assert_eq!(recorded.path(), IMDS_PATH);
     assert_eq!(recorded.query("resource").as_deref(), Some(RESOURCE));
     assert_eq!(recorded.query("client_id"), None);
-    assert!(pools.status().tokens[0].credential.contains("system-assigned"));
+    assert!(
+        pools.status().tokens[0]
+            .credential
+            .contains("system-assigned")
+    );
 }
 
 #[tokio::test]
@@ -49,7 +59,11 @@ async fn user_assigned_managed_identity_sends_its_client_id() {
         recorded.query("client_id").as_deref(),
         Some("11111111-aaaa-4bbb-8ccc-222222222222")
     );
-    assert!(pools.status().tokens[0].credential.contains("user-assigned"));
+    assert!(
+        pools.status().tokens[0]
+            .credential
+            .contains("user-assigned")
+    );
 }
 
 #[tokio::test]
@@ -73,12 +87,18 @@ async fn client_secret_posts_the_scope_and_logs_in() {
     let _login = pools.primary().get().await.expect("login");
 
     let sent = setup.endpoint.loopback_transport().sent();
-    assert_eq!(sent[0].url, format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"));
+    assert_eq!(
+        sent[0].url,
+        format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token")
+    );
     let recorded = &setup.endpoint.recorded()[0];
     assert_eq!(recorded.method, "POST");
     assert_eq!(recorded.form("scope").as_deref(), Some(SCOPE));
     assert_eq!(recorded.form("client_id").as_deref(), Some("app-client-id"));
-    assert_eq!(recorded.form("grant_type").as_deref(), Some("client_credentials"));
+    assert_eq!(
+        recorded.form("grant_type").as_deref(),
+        Some("client_credentials")
+    );
     let status = pools.status();
     assert!(status.tokens[0].credential.starts_with("client secret"));
     assert!(!format!("{status:?}").contains("the-right-secret-value"));
@@ -104,7 +124,11 @@ async fn the_china_cloud_changes_scope_and_authority() {
     settings.pg_azure_tenant_id = Some(tenant);
     let _pools = setup.pools(settings).await.expect("pools");
     let sent = setup.endpoint.loopback_transport().sent();
-    assert!(sent[0].url.starts_with("https://login.chinacloudapi.cn/"), "{}", sent[0].url);
+    assert!(
+        sent[0].url.starts_with("https://login.chinacloudapi.cn/"),
+        "{}",
+        sent[0].url
+    );
     assert_eq!(
         setup.endpoint.recorded()[0].form("scope").as_deref(),
         Some("https://ossrdbms-aad.database.chinacloudapi.cn/.default")
@@ -130,7 +154,10 @@ async fn when_every_credential_fails_the_error_lists_each() {
     settings.pg_azure_client_id = Some("app-nobody-knows".into());
     settings.pg_azure_client_secret = Some("a-wrong-secret-value".into());
     settings.pg_azure_tenant_id = Some(tenant);
-    let err = setup.pools(settings).await.expect_err("no credential can work");
+    let err = setup
+        .pools(settings)
+        .await
+        .expect_err("no credential can work");
     let Error::Credential(chain) = &err else {
         panic!("expected a credential error, got {err:?}");
     };
@@ -141,7 +168,10 @@ async fn when_every_credential_fails_the_error_lists_each() {
     assert!(err.is_config(), "{err}");
     let text = err.to_string();
     assert!(text.contains("AADSTS"), "{text}");
-    assert!(text.contains("not been assigned") || text.contains("not found"), "{text}");
+    assert!(
+        text.contains("not been assigned") || text.contains("not found"),
+        "{text}"
+    );
     assert!(!text.contains("a-wrong-secret-value"));
     assert!(!format!("{err:?}").contains("a-wrong-secret-value"));
 }

@@ -8,7 +8,10 @@ async fn logs_in_with_a_token_as_the_role() {
     let pools = setup.pools(setup.settings()).await.expect("pools");
     let client = pools.primary().get().await.expect("connection");
     let row = client
-        .query_one("SELECT current_user::text, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+        .query_one(
+            "SELECT current_user::text, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
         .await
         .expect("query");
     assert_eq!(row.get::<_, String>(0), setup.role);
@@ -21,8 +24,12 @@ async fn the_server_really_checks_the_password() {
     let setup = Setup::new("check", Duration::from_secs(60)).await;
     let _pools = setup.pools(setup.settings()).await.expect("pools");
     let token = setup.endpoint.last_token().expect("a token was issued");
-    direct_login(&setup.role, &token).await.expect("the current token logs in");
-    let err = direct_login(&setup.role, "not-the-token").await.expect_err("wrong password");
+    direct_login(&setup.role, &token)
+        .await
+        .expect("the current token logs in");
+    let err = direct_login(&setup.role, "not-the-token")
+        .await
+        .expect_err("wrong password");
     assert_eq!(err.code().map(|c| c.code()), Some("28P01"));
 }
 
@@ -36,9 +43,16 @@ async fn a_refused_login_returns_the_servers_error_not_a_timeout() {
     let err = pools.primary().get().await.expect_err("login must fail");
     assert_eq!(err.sqlstate(), Some("28P01"), "{err}");
     assert!(err.is_auth_failure());
-    assert!(err.to_string().contains("password authentication failed"), "{err}");
+    assert!(
+        err.to_string().contains("password authentication failed"),
+        "{err}"
+    );
     // One retry with a newer token, fetched once.
-    assert!(setup.endpoint.tokens_issued() <= 2, "{}", setup.endpoint.tokens_issued());
+    assert!(
+        setup.endpoint.tokens_issued() <= 2,
+        "{}",
+        setup.endpoint.tokens_issued()
+    );
 }
 
 #[tokio::test]
@@ -46,7 +60,10 @@ async fn connections_are_plain_deadpool_postgres_objects() {
     use pg_entra_pool::GenericClient;
 
     async fn count(client: &impl GenericClient) -> i64 {
-        let stmt = client.prepare_cached("SELECT count(*) FROM generate_series(1, 5)").await.unwrap();
+        let stmt = client
+            .prepare_cached("SELECT count(*) FROM generate_series(1, 5)")
+            .await
+            .unwrap();
         client.query_one(&stmt, &[]).await.unwrap().get(0)
     }
 

@@ -12,8 +12,14 @@ async fn the_read_only_pool_uses_its_own_settings_and_refuses_writes() {
     // user-assigned one for the read-only pool.
     let primary = unique_role("writer");
     let reader = unique_role("reader");
-    cluster().create_role(&primary, None).await.expect("writer role");
-    cluster().create_role(&reader, None).await.expect("reader role");
+    cluster()
+        .create_role(&primary, None)
+        .await
+        .expect("writer role");
+    cluster()
+        .create_role(&reader, None)
+        .await
+        .expect("reader role");
     let endpoint = TokenEndpoint::builder()
         .identity(None, &primary)
         .identity(Some("reader-client-id"), &reader)
@@ -21,7 +27,10 @@ async fn the_read_only_pool_uses_its_own_settings_and_refuses_writes() {
         .start()
         .await
         .expect("endpoint");
-    let setup = Setup { role: primary, endpoint };
+    let setup = Setup {
+        role: primary,
+        endpoint,
+    };
 
     let mut settings = setup.settings();
     settings.pg_pool_size = Some(5);
@@ -33,7 +42,10 @@ async fn the_read_only_pool_uses_its_own_settings_and_refuses_writes() {
 
     let ro = pools.read_only().get().await.expect("read-only connection");
     let row = ro
-        .query_one("SELECT current_user::text, current_setting('transaction_read_only')", &[])
+        .query_one(
+            "SELECT current_user::text, current_setting('transaction_read_only')",
+            &[],
+        )
         .await
         .expect("query");
     assert_eq!(row.get::<_, String>(0), reader);
@@ -47,7 +59,10 @@ async fn the_read_only_pool_uses_its_own_settings_and_refuses_writes() {
 
     let rw = pools.primary().get().await.expect("primary connection");
     let row = rw
-        .query_one("SELECT current_user::text, current_setting('transaction_read_only')", &[])
+        .query_one(
+            "SELECT current_user::text, current_setting('transaction_read_only')",
+            &[],
+        )
         .await
         .expect("query");
     assert_eq!(row.get::<_, String>(0), setup.role);
@@ -55,9 +70,16 @@ async fn the_read_only_pool_uses_its_own_settings_and_refuses_writes() {
     let status = pools.status();
     assert_eq!(status.tokens.len(), 2, "two identities, two caches");
     assert_eq!(status.primary.max_size, 5);
-    let asked: Vec<Option<String>> =
-        setup.endpoint.recorded().iter().map(|r| r.query("client_id")).collect();
-    assert!(asked.contains(&None) && asked.contains(&Some("reader-client-id".into())), "{asked:?}");
+    let asked: Vec<Option<String>> = setup
+        .endpoint
+        .recorded()
+        .iter()
+        .map(|r| r.query("client_id"))
+        .collect();
+    assert!(
+        asked.contains(&None) && asked.contains(&Some("reader-client-id".into())),
+        "{asked:?}"
+    );
 }
 
 /// Without `pg_ro_host`, `read_only()` hands out primary connections.
@@ -67,5 +89,8 @@ async fn without_a_read_only_host_reads_go_to_the_primary() {
     let pools = setup.pools(setup.settings()).await.expect("pools");
     assert!(!pools.has_read_only());
     let client = pools.read_only().get().await.expect("connection");
-    client.execute("CREATE TEMP TABLE yes (x int)", &[]).await.expect("writable");
+    client
+        .execute("CREATE TEMP TABLE yes (x int)", &[])
+        .await
+        .expect("writable");
 }

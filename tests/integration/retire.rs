@@ -1,4 +1,6 @@
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use pg_entra_pool::Pools;
 
 use crate::support::Setup;
 
@@ -7,11 +9,17 @@ use crate::support::Setup;
 /// once, and never while checked out.
 #[tokio::test]
 async fn aged_out_connections_are_retired_spread_out() {
-    let setup = Setup::new("retire", Duration::from_secs(4)).await;
+    let setup = Setup::new("retire", Duration::from_secs(6)).await;
     let mut settings = setup.settings();
     settings.pg_pool_size = Some(8);
-    let pools = setup.pools(settings).await.expect("pools");
+    let pools = Pools::builder(settings)
+        .transport(setup.endpoint.transport())
+        .retire_spread(Duration::from_secs(3))
+        .build()
+        .await
+        .expect("pools");
     let pool = pools.primary();
+    let first_expiry = pools.status().tokens[0].expires_on;
 
     // Open 8 connections with the first token; keep one checked out.
     let mut held = Vec::new();
@@ -23,28 +31,46 @@ async fn aged_out_connections_are_retired_spread_out() {
     assert_eq!(pool.status().opened, 8);
 
     // Within the first token's life nothing is retired.
-    for _ in 0..20 {
-        let _client = pool.get().await.expect("connection");
-    }
-    assert_eq!(pool.status().retired_aged_out, 0);
-
-    // Past expiry (4 s) the window is at most half a lifetime (2 s). Sample
-    // retirements over time: they must not all happen in the first instant.
-    tokio::time::sleep(Duration::from_millis(4100)).await;
-    let mut seen = Vec::new();
-    for _ in 0..25 {
-        let mut batch = Vec::new();
-        for _ in 0..7 {
-            batch.push(pool.get().await.expect("connection"));
-        }
+    let before = first_expiry
+        .duration_since(SystemTime::now())
+        .unwrap_or_default()
+        .saturating_sub(Duration::from_millis(300));
+    tokio::time::sleep(before).await;
+    for _ in 0..3 {
+        let batch: Vec<_> = futures_batch(pool, 7).await;
         drop(batch);
-        seen.push(pool.status().retired_aged_out);
+    }
+    assert_eq!(pool.status().retired_aged_out, 0, "retired before expiry");
+
+    // After expiry the 7 idle connections go, each at its own point of a
+    // window of 3 s.
+    let mut samples = Vec::new();
+    let deadline = first_expiry + Duration::from_millis(4500);
+    while SystemTime::now() < deadline {
+        let batch = futures_batch(pool, 7).await;
+        drop(batch);
+        let since = SystemTime::now()
+            .duration_since(first_expiry)
+            .unwrap_or_default();
+        samples.push((since.as_millis(), pool.status().retired_aged_out));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let total = *seen.last().unwrap();
-    assert!(total >= 7, "retired {total} of 7 idle aged-out connections: {seen:?}");
-    assert!(seen[0] < 7, "all retired at once: {seen:?}");
+    let total = samples.last().expect("samples").1;
+    assert!(total >= 7, "retired {total} of 7: {samples:?}");
+    let partial = samples.iter().filter(|(_, n)| *n > 0 && *n < 7).count();
+    assert!(partial >= 3, "retirements not spread out: {samples:?}");
 
     // The pinned connection was never closed under its user.
-    pinned.simple_query("SELECT 1").await.expect("pinned connection still works");
+    pinned
+        .simple_query("SELECT 1")
+        .await
+        .expect("pinned connection still works");
+}
+
+async fn futures_batch(pool: &pg_entra_pool::EntraPool, n: usize) -> Vec<pg_entra_pool::Object> {
+    let mut batch = Vec::with_capacity(n);
+    for _ in 0..n {
+        batch.push(pool.get().await.expect("connection"));
+    }
+    batch
 }

@@ -52,7 +52,10 @@ async fn rotation_refuses_old_tokens_and_serves_without_a_failed_query() {
 
     let status = pools.status();
     let installed = status.tokens[0].tokens_installed;
-    assert!(installed >= 5, "only {installed} tokens in 10 s of 3 s tokens");
+    assert!(
+        installed >= 5,
+        "only {installed} tokens in 10 s of 3 s tokens"
+    );
     let err = direct_login(&setup.role, &first_token)
         .await
         .expect_err("the first token must be refused by now");

@@ -14,7 +14,10 @@ async fn entra_auth_forces_tls() {
     let pools = setup.pools(settings).await.expect("pools");
     let client = pools.primary().get().await.expect("connection");
     let row = client
-        .query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
         .await
         .expect("query");
     assert!(row.get::<_, bool>(0));
@@ -47,6 +50,9 @@ async fn a_server_without_tls_is_refused() {
     let pools = setup.pools(settings).await.expect("pools");
     let err = pools.primary().get().await.expect_err("must be refused");
     let text = err.to_string();
-    assert!(text.to_lowercase().contains("tls") || text.contains("ssl"), "{text}");
+    assert!(
+        text.to_lowercase().contains("tls") || text.contains("ssl"),
+        "{text}"
+    );
     drop(plain);
 }
