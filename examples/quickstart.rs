@@ -33,7 +33,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,pg_entra_pool=info".into()),
+                .unwrap_or_else(|_| "warn".into()),
         )
         .with_target(false)
         .init();
