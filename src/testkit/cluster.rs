@@ -218,7 +218,7 @@ impl TestCluster {
         let mut sql = format!("CREATE ROLE {} LOGIN", quote_ident(name));
         if let Some(password) = password {
             sql.push_str(" PASSWORD ");
-            sql.push_str(&quote_literal(password));
+            sql.push_str(&quote_literal(&super::scram::verifier(password)));
         }
         self.admin().await?.batch_execute(&sql).await
     }

@@ -57,6 +57,8 @@ pub(crate) struct Shared {
     pub tokens_issued: AtomicUsize,
     /// The last token handed out and its expiry (epoch seconds).
     pub last: Mutex<Option<(String, u64)>>,
+    /// Every token handed out, oldest first.
+    pub issued: Mutex<Vec<String>>,
     pub recorded: Mutex<Vec<RecordedRequest>>,
     /// Serialises issuing, so the role's password is always the last token;
     /// holds the admin connection between requests.
@@ -225,6 +227,7 @@ impl TokenEndpointBuilder {
             requests: AtomicUsize::new(0),
             tokens_issued: AtomicUsize::new(0),
             last: Mutex::new(None),
+            issued: Mutex::new(Vec::new()),
             recorded: Mutex::new(Vec::new()),
             issuer: tokio::sync::Mutex::new(None),
             shutdown,
@@ -367,6 +370,12 @@ impl TokenEndpoint {
     /// not a new one).
     pub fn tokens_issued(&self) -> usize {
         self.shared.tokens_issued.load(Ordering::SeqCst)
+    }
+
+    /// Every token handed out so far, oldest first: for tests that check
+    /// no token ever shows up in logs or errors.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        lock(&self.shared.issued).clone()
     }
 
     /// The last token handed out, if any.

@@ -55,6 +55,7 @@ mod fault;
 mod http;
 mod pg_bin;
 mod protocol;
+mod scram;
 mod serve;
 mod token;
 mod transport;

@@ -1,0 +1,62 @@
+//! SCRAM-SHA-256 password verifiers, computed here so that a token never
+//! appears in SQL text (where a driver's query log could show it).
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use openssl::hash::MessageDigest;
+use openssl::pkey::PKey;
+use openssl::sign::Signer;
+
+/// Iterations, as PostgreSQL's own default.
+const ITERATIONS: usize = 4096;
+
+/// The verifier PostgreSQL stores for `password`:
+/// `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`. The server
+/// accepts it in `ALTER ROLE ... PASSWORD` as is, without ever seeing the
+/// password.
+pub(crate) fn verifier(password: &str) -> String {
+    let mut salt = [0u8; 16];
+    openssl::rand::rand_bytes(&mut salt).expect("random salt");
+    let mut salted = [0u8; 32];
+    openssl::pkcs5::pbkdf2_hmac(
+        password.as_bytes(),
+        &salt,
+        ITERATIONS,
+        MessageDigest::sha256(),
+        &mut salted,
+    )
+    .expect("pbkdf2");
+    let client_key = hmac(&salted, b"Client Key");
+    let stored_key = openssl::sha::sha256(&client_key);
+    let server_key = hmac(&salted, b"Server Key");
+    format!(
+        "SCRAM-SHA-256${ITERATIONS}:{}${}:{}",
+        STANDARD.encode(salt),
+        STANDARD.encode(stored_key),
+        STANDARD.encode(server_key)
+    )
+}
+
+fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let key = PKey::hmac(key).expect("hmac key");
+    let mut signer = Signer::new(MessageDigest::sha256(), &key).expect("hmac");
+    signer.update(data).expect("hmac update");
+    signer.sign_to_vec().expect("hmac sign")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_verifier_has_postgres_shape_and_hides_the_password() {
+        let v = verifier("eyJhbGciOi.secret-token");
+        assert!(v.starts_with("SCRAM-SHA-256$4096:"), "{v}");
+        assert!(!v.contains("secret-token"));
+        let (_, keys) = v.rsplit_once('$').unwrap();
+        let (stored, server) = keys.split_once(':').unwrap();
+        assert_eq!(STANDARD.decode(stored).unwrap().len(), 32);
+        assert_eq!(STANDARD.decode(server).unwrap().len(), 32);
+        assert_ne!(verifier("same"), verifier("same"), "fresh salt each time");
+    }
+}
