@@ -6,6 +6,7 @@ mod support;
 
 mod cold_start;
 mod credentials;
+mod lifecycle;
 mod login;
 mod read_only;
 mod retire;
