@@ -57,6 +57,8 @@ pub enum Error {
     },
     /// The pool has been closed.
     Closed,
+    /// The pool itself failed in a way none of the above describes.
+    Pool(String),
 }
 
 impl Error {
@@ -158,6 +160,7 @@ impl fmt::Display for Error {
                 "too many callers waiting for a connection (pg_backlog = {limit})"
             ),
             Error::Closed => f.write_str("the pool is closed"),
+            Error::Pool(message) => write!(f, "pool error: {message}"),
         }
     }
 }

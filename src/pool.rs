@@ -131,12 +131,11 @@ impl EntraPool {
                 }
             }
             PoolError::Closed => Error::Closed,
-            PoolError::NoRuntimeSpecified => Error::Closed,
-            PoolError::PostCreateHook(e) => Error::Timeout {
-                waiting_for: "a new connection",
-                after: Duration::ZERO,
-                last_error: Some(e.to_string()),
-            },
+            // This crate sets a runtime and no post-create hook, so neither
+            // can happen; say what deadpool said if it ever does.
+            other @ (PoolError::NoRuntimeSpecified | PoolError::PostCreateHook(_)) => {
+                Error::Pool(other.to_string())
+            }
         }
     }
 }

@@ -248,11 +248,7 @@ impl PoolsBuilder {
             .recycle_timeout(Some(side.connect_timeout))
             .pre_recycle(retirement.into_hook())
             .build()
-            .map_err(|e| Error::Timeout {
-                waiting_for: "the pool to be built",
-                after: Duration::ZERO,
-                last_error: Some(e.to_string()),
-            })?;
+            .map_err(|e| Error::Pool(e.to_string()))?;
         info!(
             pool = name,
             host = %side.host,

@@ -68,21 +68,14 @@ async fn user_assigned_managed_identity_sends_its_client_id() {
 
 #[tokio::test]
 async fn client_secret_posts_the_scope_and_logs_in() {
-    let role = unique_role("sp");
-    cluster().create_role(&role, None).await.unwrap();
-    let endpoint = TokenEndpoint::builder()
-        .identity(Some("app-client-id"), &role)
-        .client_secret("the-right-secret-value")
-        .cluster(cluster())
-        .start()
-        .await
-        .unwrap();
-    let tenant = endpoint.tenant().to_owned();
-    let setup = Setup { role, endpoint };
-    let mut settings = setup.settings();
-    settings.pg_azure_client_id = Some("app-client-id".into());
-    settings.pg_azure_client_secret = Some("the-right-secret-value".into());
-    settings.pg_azure_tenant_id = Some(tenant.clone());
+    let (setup, settings) = Setup::app_registration(
+        "sp",
+        "app-client-id",
+        "the-right-secret-value",
+        "the-right-secret-value",
+    )
+    .await;
+    let tenant = setup.endpoint.tenant().to_owned();
     let pools = setup.pools(settings).await.expect("pools");
     let _login = pools.primary().get().await.expect("login");
 
@@ -106,22 +99,9 @@ async fn client_secret_posts_the_scope_and_logs_in() {
 
 #[tokio::test]
 async fn the_china_cloud_changes_scope_and_authority() {
-    let role = unique_role("cn");
-    cluster().create_role(&role, None).await.unwrap();
-    let endpoint = TokenEndpoint::builder()
-        .identity(Some("cn-app"), &role)
-        .client_secret("cn-secret")
-        .cluster(cluster())
-        .start()
-        .await
-        .unwrap();
-    let tenant = endpoint.tenant().to_owned();
-    let setup = Setup { role, endpoint };
-    let mut settings = setup.settings();
+    let (setup, mut settings) =
+        Setup::app_registration("cn", "cn-app", "cn-secret", "cn-secret").await;
     settings.pg_azure_cloud = Some(pg_entra_pool::AzureCloud::China);
-    settings.pg_azure_client_id = Some("cn-app".into());
-    settings.pg_azure_client_secret = Some("cn-secret".into());
-    settings.pg_azure_tenant_id = Some(tenant);
     let _pools = setup.pools(settings).await.expect("pools");
     let sent = setup.endpoint.loopback_transport().sent();
     assert!(
@@ -139,21 +119,16 @@ async fn the_china_cloud_changes_scope_and_authority() {
 /// marked as a configuration error; the secret appears nowhere.
 #[tokio::test]
 async fn when_every_credential_fails_the_error_lists_each() {
-    let role = unique_role("chain");
-    cluster().create_role(&role, None).await.unwrap();
-    let endpoint = TokenEndpoint::builder()
-        .identity(Some("someone-else"), &role)
-        .client_secret("the-right-secret-value")
-        .cluster(cluster())
-        .start()
-        .await
-        .unwrap();
-    let tenant = endpoint.tenant().to_owned();
-    let setup = Setup { role, endpoint };
-    let mut settings = setup.settings();
+    // The endpoint knows one app; the settings name another, with a wrong
+    // secret, so the client secret and the managed identity both fail.
+    let (setup, mut settings) = Setup::app_registration(
+        "chain",
+        "someone-else",
+        "the-right-secret-value",
+        "a-wrong-secret-value",
+    )
+    .await;
     settings.pg_azure_client_id = Some("app-nobody-knows".into());
-    settings.pg_azure_client_secret = Some("a-wrong-secret-value".into());
-    settings.pg_azure_tenant_id = Some(tenant);
     let err = setup
         .pools(settings)
         .await

@@ -50,6 +50,36 @@ impl Setup {
         Self { role, endpoint }
     }
 
+    /// A role, and an endpoint that knows one app registration for it
+    /// (`client_id` with `secret`, on the Entra token form) and nothing
+    /// else. Settings name the client id, `used_secret` and the tenant.
+    pub async fn app_registration(
+        prefix: &str,
+        client_id: &str,
+        secret: &str,
+        used_secret: &str,
+    ) -> (Self, Settings) {
+        let role = unique_role(prefix);
+        cluster()
+            .create_role(&role, None)
+            .await
+            .expect("create role");
+        let endpoint = TokenEndpoint::builder()
+            .identity(Some(client_id), &role)
+            .client_secret(secret)
+            .cluster(cluster())
+            .start()
+            .await
+            .expect("start the token endpoint");
+        let tenant = endpoint.tenant().to_owned();
+        let setup = Self { role, endpoint };
+        let mut settings = setup.settings();
+        settings.pg_azure_client_id = Some(client_id.into());
+        settings.pg_azure_client_secret = Some(used_secret.into());
+        settings.pg_azure_tenant_id = Some(tenant);
+        (setup, settings)
+    }
+
     /// Settings for the primary pool: Entra on, TLS verified against the
     /// cluster's CA.
     pub fn settings(&self) -> Settings {
