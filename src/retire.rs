@@ -1,6 +1,11 @@
 //! Where a connection is retired: when its login token has expired, spread
 //! over a window so a token rollover never turns into a reconnect storm,
 //! and when it has sat idle past `pg_keepalive_timeout`.
+//!
+//! A connection's login token is the one that was current when the
+//! connection joined the pool (the token cache remembers when each of its
+//! last tokens was installed). A login that straddles a refresh is counted
+//! with the newer token and so retired one rollover late, never early.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
