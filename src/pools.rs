@@ -152,6 +152,11 @@ impl PoolsBuilder {
     pub async fn build(self) -> Result<Pools, Error> {
         let primary_side = self.settings.primary()?;
         let read_only_side = self.settings.read_only()?;
+        let any_entra = primary_side.azure.is_some()
+            || read_only_side.as_ref().is_some_and(|s| s.azure.is_some());
+        if !any_entra && (self.credential.is_some() || self.read_only_credential.is_some()) {
+            warn!("a credential was given but pg_azure_auth is off: it is not used");
+        }
 
         let primary_tokens = match &primary_side.azure {
             Some(azure) => Some(self.start_cache(azure, self.credential.clone()).await?),
