@@ -1,9 +1,5 @@
 //! The Azure clouds, with their token scope and login host.
 
-use std::fmt;
-
-use serde::de::{self, Deserialize, Deserializer, Unexpected};
-
 /// The Azure cloud that issues tokens (`pg_azure_cloud`).
 ///
 /// These are only names and constants; nothing here makes a network call.
@@ -74,19 +70,7 @@ impl AzureCloud {
     }
 }
 
-impl fmt::Display for AzureCloud {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for AzureCloud {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(deserializer)?;
-        Self::from_name(&name)
-            .ok_or_else(|| de::Error::invalid_value(Unexpected::Str(&name), &Self::EXPECTED))
-    }
-}
+named_enum!(AzureCloud);
 
 #[cfg(test)]
 mod tests {

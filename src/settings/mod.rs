@@ -5,6 +5,8 @@
 //! the defaults and checks that produce [`SideSettings`].
 
 #[macro_use]
+mod named;
+#[macro_use]
 mod table;
 
 mod cloud;

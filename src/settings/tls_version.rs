@@ -1,9 +1,5 @@
 //! The TLS version named by `pg_ssl_version`.
 
-use std::fmt;
-
-use serde::de::{self, Deserialize, Deserializer, Unexpected};
-
 /// The TLS version for the connection to PostgreSQL (`pg_ssl_version`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -41,19 +37,7 @@ impl TlsVersion {
     }
 }
 
-impl fmt::Display for TlsVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for TlsVersion {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(deserializer)?;
-        Self::from_name(&name)
-            .ok_or_else(|| de::Error::invalid_value(Unexpected::Str(&name), &Self::EXPECTED))
-    }
-}
+named_enum!(TlsVersion);
 
 #[cfg(test)]
 mod tests {
