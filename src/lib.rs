@@ -4,6 +4,8 @@
 
 mod connect;
 mod credentials;
+#[cfg(feature = "cli")]
+pub mod doctor;
 mod error;
 mod pool;
 mod pools;
@@ -25,7 +27,7 @@ pub use settings::{
     AzureCloud, AzureSettings, Origin, PoolSettings, Provenance, Settings, SettingsError,
     SideSettings, TlsSettings, TlsVersion,
 };
-pub use status::{PoolStatus, PoolsStatus};
+pub use status::{FailureKind, PoolStatus, PoolsStatus};
 pub use token::{RefreshPolicy, TokenStatus};
 
 /// The credential trait, for [`PoolsBuilder::credential`].
