@@ -118,7 +118,7 @@ fn name(name: &X509NameRef) -> String {
     name.entries()
         .map(|e| {
             let key = e.object().nid().short_name().unwrap_or("?");
-            let value = e.data().to_string();
+            let value = e.data().to_string().unwrap_or_default();
             format!("{key}={value}")
         })
         .collect::<Vec<_>>()
