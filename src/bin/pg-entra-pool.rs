@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use pg_entra_pool::{Settings, doctor};
 
 #[derive(Parser)]
-#[command(name = "pg-entra-pool", version, about = "PostgreSQL pools with Entra ID tokens")]
+#[command(
+    name = "pg-entra-pool",
+    version,
+    about = "PostgreSQL pools with Entra ID tokens"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -59,7 +59,8 @@ impl fmt::Display for Hint {
 /// A credential's failure, from its message.
 pub(crate) fn credential_failure(reason: &str, client_id: Option<&str>) -> Option<Hint> {
     let lower = reason.to_ascii_lowercase();
-    if lower.contains("identity not found") {
+    // azure_identity rewrites the endpoint's "Identity not found" as this.
+    if lower.contains("identity not found") || lower.contains("identity has not been assigned") {
         let text = match client_id {
             Some(id) => format!(
                 "identity not found: the managed identity with client id {id} is not assigned \
@@ -72,10 +73,22 @@ pub(crate) fn credential_failure(reason: &str, client_id: Option<&str>) -> Optio
         return Some(Hint::new(HintKind::IdentityNotFound, text));
     }
     let bad_client = [
-        ("aadsts700016", "the application is not in this tenant: check pg_azure_client_id and pg_azure_tenant_id"),
-        ("aadsts90002", "the tenant does not exist: check pg_azure_tenant_id"),
-        ("aadsts7000215", "the client secret is wrong: pg_azure_client_secret must be the secret's value, not its id"),
-        ("aadsts700024", "the federated token has expired: the platform should rotate AZURE_FEDERATED_TOKEN_FILE"),
+        (
+            "aadsts700016",
+            "the application is not in this tenant: check pg_azure_client_id and pg_azure_tenant_id",
+        ),
+        (
+            "aadsts90002",
+            "the tenant does not exist: check pg_azure_tenant_id",
+        ),
+        (
+            "aadsts7000215",
+            "the client secret is wrong: pg_azure_client_secret must be the secret's value, not its id",
+        ),
+        (
+            "aadsts700024",
+            "the federated token has expired: the platform should rotate AZURE_FEDERATED_TOKEN_FILE",
+        ),
     ];
     bad_client
         .iter()
@@ -168,8 +181,7 @@ fn role_does_not_exist(user: &str) -> Hint {
 
 fn transport_failure(chain: &str) -> Option<Hint> {
     let lower = chain.to_ascii_lowercase();
-    let text = if lower.contains("does not support tls") || lower.contains("does not support ssl")
-    {
+    let text = if lower.contains("does not support tls") || lower.contains("does not support ssl") {
         "TLS refused: the server does not offer TLS, and Entra logins (or pg_ssl_required) need it"
     } else if lower.contains("certificate verify failed") {
         "TLS refused: the server's certificate does not verify; set pg_ssl_trusted_certificate \

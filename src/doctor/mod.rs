@@ -29,9 +29,9 @@ pub use claims::Claims;
 pub use hints::{Hint, HintKind};
 pub use report::{ConnectionLine, CredentialLine, Report, SettingLine, SideReport};
 
+use crate::Secret;
 use crate::credentials::{CredentialChain, Tried};
 use crate::settings::{Settings, SideSettings};
-use crate::Secret;
 
 /// How the doctor runs.
 #[derive(Clone, Debug)]
@@ -105,7 +105,11 @@ async fn check_side(
     let mut report = SideReport {
         side: name,
         ok: false,
-        auth: if side.azure.is_some() { "entra" } else { "password" },
+        auth: if side.azure.is_some() {
+            "entra"
+        } else {
+            "password"
+        },
         settings: settings_lines::lines(settings, side, read_only),
         credentials: Vec::new(),
         token: None,
@@ -130,7 +134,8 @@ async fn check_side(
                     ("token", Some(detail))
                 }
                 Tried::Failed(attempt) => {
-                    let hint = hints::credential_failure(&attempt.reason, azure.client_id.as_deref());
+                    let hint =
+                        hints::credential_failure(&attempt.reason, azure.client_id.as_deref());
                     report.hints.extend(hint);
                     ("failed", Some(attempt.reason))
                 }
@@ -160,7 +165,10 @@ async fn check_side(
     {
         report.hints.push(hint);
     }
-    let expired = report.hints.iter().any(|h| h.kind == HintKind::TokenExpired);
+    let expired = report
+        .hints
+        .iter()
+        .any(|h| h.kind == HintKind::TokenExpired);
     report.ok = connection.error.is_none() && !expired;
     report.connection = Some(connection);
     report

@@ -20,14 +20,20 @@ pub(super) fn lines(settings: &Settings, side: &SideSettings, read_only: bool) -
         ("user", side.user.clone()),
         (
             "password",
-            match (&side.password, settings_set(settings, "password", read_only)) {
+            match (
+                &side.password,
+                settings_set(settings, "password", read_only),
+            ) {
                 (Some(_), _) => REDACTED.to_owned(),
                 (None, true) => format!("{REDACTED} (ignored: pg_azure_auth is on)"),
                 (None, false) => "unset".to_owned(),
             },
         ),
         ("database", side.database.clone()),
-        ("schema", side.schema.clone().unwrap_or_else(|| "unset".into())),
+        (
+            "schema",
+            side.schema.clone().unwrap_or_else(|| "unset".into()),
+        ),
         ("ssl", on(side.tls.enabled)),
         ("ssl_required", on(side.tls.required)),
         ("ssl_verify", on(side.tls.verify)),
@@ -44,7 +50,10 @@ pub(super) fn lines(settings: &Settings, side: &SideSettings, read_only: bool) -
     if let Some(azure) = &side.azure {
         let unset = || "unset".to_owned();
         values.extend([
-            ("azure_client_id", azure.client_id.clone().unwrap_or_else(unset)),
+            (
+                "azure_client_id",
+                azure.client_id.clone().unwrap_or_else(unset),
+            ),
             (
                 "azure_client_secret",
                 azure
@@ -52,7 +61,10 @@ pub(super) fn lines(settings: &Settings, side: &SideSettings, read_only: bool) -
                     .as_ref()
                     .map_or_else(unset, |_| REDACTED.to_owned()),
             ),
-            ("azure_tenant_id", azure.tenant_id.clone().unwrap_or_else(unset)),
+            (
+                "azure_tenant_id",
+                azure.tenant_id.clone().unwrap_or_else(unset),
+            ),
             ("azure_cloud", azure.cloud.as_str().to_owned()),
             ("azure_scope", azure.scope.clone()),
         ]);
