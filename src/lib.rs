@@ -7,6 +7,8 @@ mod credentials;
 #[cfg(feature = "cli")]
 pub mod doctor;
 mod error;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod pool;
 mod pools;
 mod retire;
