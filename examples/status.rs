@@ -25,7 +25,10 @@ async fn main() -> Result<(), BoxError> {
         )
         .with_target(false)
         .init();
-    let seconds: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(10);
+    let seconds: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
 
     let cluster = tokio::task::spawn_blocking(TestCluster::start).await??;
     cluster.create_role("status_app", None).await?;
