@@ -167,6 +167,10 @@ async fn another_roles_name_says_wrong_user() {
     assert!(!report.ok);
     assert_eq!(hint_kinds(&report), [HintKind::WrongUser], "{report}");
     assert!(report.sides[0].hints[0].text.contains(&other));
+    // The handshake worked before the login was refused.
+    let connection = report.sides[0].connection.as_ref().unwrap();
+    assert!(connection.protocol.as_deref().unwrap().starts_with("TLSv1"));
+    assert_eq!(connection.user, None);
 }
 
 #[tokio::test]
@@ -215,6 +219,14 @@ async fn a_wrong_ca_says_tls_refused() {
     assert!(!report.ok);
     assert_eq!(hint_kinds(&report), [HintKind::TlsRefused], "{report}");
     assert!(report.sides[0].hints[0].text.contains("certificate"));
+    let connection = report.sides[0].connection.as_ref().unwrap();
+    assert!(
+        connection
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("certificate verify failed")
+    );
 }
 
 /// The binary, as an operator runs it: settings from a conf file and the

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use openssl::ssl::SslVerifyMode;
-use openssl::x509::X509NameRef;
+use openssl::x509::{X509NameRef, X509StoreContext};
 use tokio_postgres::Client;
 
 use super::hints::error_chain;
@@ -16,6 +16,14 @@ const SESSION: &str = "SELECT current_user::text, current_database()::text, \
      current_setting('transaction_read_only') = 'on', \
      (SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid()), \
      (SELECT cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid())";
+
+/// What the TLS handshake showed, noted while the server's certificate
+/// is checked.
+struct Handshake {
+    subject: String,
+    protocol: Option<String>,
+    cipher: Option<String>,
+}
 
 /// Logs in as the pool would and runs [`SESSION`]. Returns the driver's
 /// error too, for the hints.
@@ -45,7 +53,7 @@ pub(super) async fn connect(
 
     // The connector's own callback only turns host name checks off; this
     // one does the same and also notes the server certificate's subject.
-    let subject = Arc::new(Mutex::new(None::<String>));
+    let subject = Arc::new(Mutex::new(None::<Handshake>));
     let seen = subject.clone();
     let verify = side.tls.verify;
     connector.set_callback(move |config, _host| {
@@ -62,7 +70,18 @@ pub(super) async fn connect(
             if ctx.error_depth() == 0
                 && let Some(cert) = ctx.current_cert()
             {
-                *seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(name(cert.subject_name()));
+                // The protocol and cipher are settled by the time the
+                // server's certificate is checked.
+                let ssl = X509StoreContext::ssl_idx()
+                    .ok()
+                    .and_then(|idx| ctx.ex_data(idx));
+                *seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(Handshake {
+                    subject: name(cert.subject_name()),
+                    protocol: ssl.map(|s| s.version_str().to_owned()),
+                    cipher: ssl
+                        .and_then(|s| s.current_cipher())
+                        .map(|c| c.name().to_owned()),
+                });
             }
             ok
         });
@@ -83,13 +102,18 @@ pub(super) async fn connect(
         row
     })
     .await;
-    line.server_certificate = subject.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(h) = subject.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        line.server_certificate = Some(h.subject);
+        line.protocol = h.protocol;
+        line.cipher = h.cipher;
+    }
 
     match result {
         Ok(Ok(row)) => {
             line.user = row.get(0);
             line.database = row.get(1);
             line.read_only = row.get(2);
+            // The server's view wins; it is also there without TLS (none).
             line.protocol = row.get(3);
             line.cipher = row.get(4);
             (line, None)

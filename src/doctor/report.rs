@@ -78,7 +78,8 @@ pub struct ConnectionLine {
     pub sqlstate: Option<String>,
     /// The subject of the server's certificate, as seen in the handshake.
     pub server_certificate: Option<String>,
-    /// The TLS protocol of the session, e.g. `TLSv1.3`; `None` without TLS.
+    /// The TLS protocol of the session, e.g. `TLSv1.3`; `None` without TLS
+    /// or when the handshake did not get that far.
     pub protocol: Option<String>,
     /// The TLS cipher of the session.
     pub cipher: Option<String>,
@@ -171,6 +172,7 @@ impl fmt::Display for SideReport {
             writeln!(f, "connection")?;
             let tls = match (&c.protocol, &c.cipher) {
                 (Some(p), Some(cipher)) => format!("{p}, {cipher}"),
+                (Some(p), None) => p.clone(),
                 _ if c.error.is_none() => "none".to_owned(),
                 _ => "not established".to_owned(),
             };
