@@ -316,3 +316,18 @@ async fn the_binary_reports_and_exits_by_outcome() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Settings that cannot be read: exit 2, and still JSON with `--json`.
+#[test]
+fn the_binary_exits_2_on_unreadable_settings() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pg-entra-pool"))
+        .env_clear()
+        .env("KONG_PG_PORT", "notaport")
+        .args(["doctor", "--env-prefix", "KONG_", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["ok"], false);
+    assert!(json["error"].as_str().unwrap().contains("KONG_PG_PORT"));
+}

@@ -44,7 +44,12 @@ fn main() -> ExitCode {
     let settings = match read_settings(conf.as_deref(), &env_prefix) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("pg-entra-pool: cannot read the settings: {e}");
+            let message = format!("cannot read the settings: {e}");
+            if json {
+                println!("{}", serde_json::json!({"ok": false, "error": message}));
+            } else {
+                eprintln!("pg-entra-pool: {message}");
+            }
             return ExitCode::from(2);
         }
     };

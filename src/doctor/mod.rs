@@ -13,7 +13,8 @@
 //! pg-entra-pool doctor --json | jq '.sides[].hints'
 //! ```
 //!
-//! It exits 0 when every configured side works, 1 otherwise.
+//! It exits 0 when every configured side works, 1 otherwise, and 2 when the
+//! settings cannot be read.
 
 mod claims;
 mod hints;
