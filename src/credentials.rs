@@ -249,6 +249,50 @@ impl CredentialChain {
     }
 }
 
+/// What one credential of the chain did when asked on its own.
+#[cfg(feature = "cli")]
+pub(crate) enum Tried {
+    /// It produced a token.
+    Token(AccessToken),
+    /// It could not be built or could not produce a token.
+    Failed(Attempt),
+    /// An earlier credential worked, so the chain would never ask this one.
+    Skipped,
+}
+
+#[cfg(feature = "cli")]
+impl CredentialChain {
+    /// Asks each credential in chain order, each within `patience`, and stops
+    /// at the first that yields a token, as [`get_token`](Self::get_token)
+    /// does, but reports every step and chooses nothing.
+    pub(crate) async fn try_each(&self, patience: Duration) -> Vec<(String, Tried)> {
+        let scopes = [self.scope.as_str()];
+        let mut found = false;
+        let mut out = Vec::with_capacity(self.entries.len());
+        for e in &self.entries {
+            let tried = match &e.credential {
+                _ if found => Tried::Skipped,
+                Err(a) => Tried::Failed(a.clone()),
+                Ok(c) => match tokio::time::timeout(patience, c.get_token(&scopes, None)).await {
+                    Ok(Ok(token)) => {
+                        found = true;
+                        Tried::Token(token)
+                    }
+                    Ok(Err(err)) => Tried::Failed(attempt(&e.label, &err)),
+                    Err(_) => Tried::Failed(Attempt {
+                        credential: e.label.clone(),
+                        reason: format!("no answer within {patience:?}"),
+                        is_config: false,
+                        retry_after: None,
+                    }),
+                },
+            };
+            out.push((e.label.clone(), tried));
+        }
+        out
+    }
+}
+
 fn entry(label: String, built: azure_core::Result<Arc<dyn TokenCredential>>) -> Entry {
     let credential = built.map_err(|err| {
         let mut a = attempt(&label, &err);

@@ -4,7 +4,11 @@
 
 mod connect;
 mod credentials;
+#[cfg(feature = "cli")]
+pub mod doctor;
 mod error;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod pool;
 mod pools;
 mod retire;
@@ -25,7 +29,7 @@ pub use settings::{
     AzureCloud, AzureSettings, Origin, PoolSettings, Provenance, Settings, SettingsError,
     SideSettings, TlsSettings, TlsVersion,
 };
-pub use status::{PoolStatus, PoolsStatus};
+pub use status::{FailureKind, PoolStatus, PoolsStatus};
 pub use token::{RefreshPolicy, TokenStatus};
 
 /// The credential trait, for [`PoolsBuilder::credential`].

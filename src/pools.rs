@@ -287,7 +287,7 @@ fn same_identity(a: &AzureSettings, b: &AzureSettings) -> bool {
 /// The connection config shared by every connection of one pool. With
 /// Entra on it has no password: each connection puts the current token into
 /// its own copy.
-fn pg_config(side: &SideSettings, entra: bool, read_only: bool) -> Config {
+pub(crate) fn pg_config(side: &SideSettings, entra: bool, read_only: bool) -> Config {
     let mut config = Config::new();
     config
         .host(&side.host)

@@ -4,6 +4,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::TokenStatus;
+use crate::credentials::CredentialError;
 
 /// Counters one pool keeps. Updated with relaxed atomics off the query path.
 #[derive(Debug, Default)]
@@ -33,6 +34,35 @@ impl Counters {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+}
+
+/// What kind of failure the last token refresh met.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// Configuration: an identity that is not assigned, a wrong client id
+    /// or secret. Retrying without a change will not help.
+    Config,
+    /// A passing fault: a timeout, throttling, a server error.
+    Transient,
+}
+
+impl FailureKind {
+    pub(crate) fn of(error: &CredentialError) -> Self {
+        if error.is_config() {
+            Self::Config
+        } else {
+            Self::Transient
+        }
+    }
+
+    /// `"config"` or `"transient"`, for logs and metric labels.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Config => "config",
+            Self::Transient => "transient",
+        }
     }
 }
 

@@ -14,6 +14,82 @@
 //!   request to the endpoint, so azure_identity's real credentials can run
 //!   against it.
 //!
+//! # Testing your own service
+//!
+//! Add the crate with the feature to your dev-dependencies
+//! (`pg-entra-pool = { version = "…", features = ["testkit"] }`) and give
+//! your pools the endpoint's [`transport`](TokenEndpoint::transport): the
+//! real azure_identity credentials then fetch tokens from 127.0.0.1, and
+//! the server checks each login against the token the endpoint issued. No
+//! Azure account is needed; PostgreSQL's server binaries must be installed
+//! (Debian: `apt-get install postgresql`).
+//!
+//! This test, copied into `tests/`, builds the pools, runs queries and
+//! keeps working across a token rotation:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! use pg_entra_pool::testkit::{TestCluster, TokenEndpoint};
+//! use pg_entra_pool::{Pools, Settings};
+//!
+//! #[tokio::test]
+//! async fn my_service_survives_a_token_rotation() {
+//!     // The server and the role your service logs in as.
+//!     let cluster = tokio::task::spawn_blocking(TestCluster::start)
+//!         .await
+//!         .unwrap()
+//!         .expect("PostgreSQL server binaries are installed");
+//!     cluster.create_role("my_service", None).await.unwrap();
+//!     cluster.create_database("my_db", "my_service").await.unwrap();
+//!
+//!     // A managed identity whose tokens live 3 seconds.
+//!     let endpoint = TokenEndpoint::builder()
+//!         .identity(None, "my_service")
+//!         .lifetime(Duration::from_secs(3))
+//!         .cluster(&cluster)
+//!         .start()
+//!         .await
+//!         .unwrap();
+//!
+//!     // The settings your service would read from its environment.
+//!     let settings = Settings {
+//!         pg_host: Some(cluster.host().to_owned()),
+//!         pg_port: Some(cluster.port()),
+//!         pg_user: Some("my_service".into()),
+//!         pg_database: Some("my_db".into()),
+//!         pg_azure_auth: Some(true),
+//!         pg_ssl_trusted_certificate: Some(cluster.ca_file().to_owned()),
+//!         ..Default::default()
+//!     };
+//!     let pools = Pools::builder(settings)
+//!         // Never leave this out in a test: without it the managed
+//!         // identity credential asks the real instance metadata service.
+//!         .transport(endpoint.transport())
+//!         .build()
+//!         .await
+//!         .unwrap();
+//!
+//!     let client = pools.primary().get().await.unwrap();
+//!     client.execute("CREATE TABLE t (n int)", &[]).await.unwrap();
+//!     drop(client);
+//!
+//!     // Past the first token's expiry the server refuses it for new
+//!     // logins; the pool has already fetched the next one.
+//!     tokio::time::sleep(Duration::from_secs(4)).await;
+//!     let client = pools.primary().get().await.unwrap();
+//!     client.execute("INSERT INTO t VALUES (1)", &[]).await.unwrap();
+//!     assert!(endpoint.tokens_issued() >= 2);
+//!     assert_eq!(pools.status().tokens[0].consecutive_failures, 0);
+//! }
+//! ```
+//!
+//! To test how your service behaves when Entra ID misbehaves, switch a
+//! [`Fault`] on with [`TokenEndpoint::set_fault`]; to test a database
+//! restart, use [`TestCluster::restart`].
+//!
+//! # The parts on their own
+//!
 //! ```no_run
 //! use azure_core::credentials::TokenCredential;
 //! use azure_identity::{ManagedIdentityCredential, ManagedIdentityCredentialOptions};

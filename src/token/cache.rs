@@ -14,6 +14,7 @@ use tracing::{debug, error, info, warn};
 use super::{RefreshPolicy, TokenSnapshot, jitter_unit};
 use crate::Secret;
 use crate::credentials::{Attempt, CredentialChain, CredentialError};
+use crate::status::FailureKind;
 
 /// What a token cache reports about itself. Never holds the token.
 #[derive(Clone, Debug)]
@@ -37,6 +38,8 @@ pub struct TokenStatus {
     pub consecutive_failures: u32,
     /// The last refresh error, if the last refresh failed.
     pub last_error: Option<String>,
+    /// Whether that error comes from configuration or from a passing fault.
+    pub last_error_kind: Option<FailureKind>,
 }
 
 /// One token, shared by every pool that logs in as the same identity.
@@ -189,6 +192,7 @@ impl TokenCache {
     pub(crate) fn status(&self) -> TokenStatus {
         let s = &self.shared;
         let current = s.current.load();
+        let last_error = self.last_error();
         TokenStatus {
             credential: s.chain.describe(),
             scope: s.chain.scope().to_owned(),
@@ -198,7 +202,8 @@ impl TokenCache {
             tokens_installed: current.generation,
             token_requests: s.token_requests.load(Ordering::Relaxed),
             consecutive_failures: s.consecutive_failures.load(Ordering::Relaxed),
-            last_error: self.last_error().map(|e| e.to_string()),
+            last_error: last_error.as_ref().map(|e| e.to_string()),
+            last_error_kind: last_error.as_ref().map(|e| FailureKind::of(e)),
         }
     }
 }
