@@ -215,7 +215,10 @@ mod tests {
         let settings = Settings::from_conf_file(&path).unwrap();
         assert_eq!(settings.pg_host.as_deref(), Some("from-file"));
         assert_eq!(settings.origin("pg_host"), Origin::File(path.clone()));
-        assert_eq!(settings.origin("pg_ro_host"), Origin::File(path));
+        assert_eq!(
+            settings.origin("pg_ro_host"),
+            Origin::File(path.to_path_buf())
+        );
     }
 
     #[test]

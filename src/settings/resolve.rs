@@ -329,7 +329,7 @@ mod tests {
         let side = settings.primary().unwrap();
         assert_eq!((side.host.as_str(), side.port), ("file", 2222));
         assert_eq!(side.database, "kong");
-        assert_eq!(settings.origin("pg_host"), Origin::File(path));
+        assert_eq!(settings.origin("pg_host"), Origin::File(path.to_path_buf()));
         assert_eq!(
             settings.origin("pg_port"),
             Origin::Env("KONG_PG_PORT".into())

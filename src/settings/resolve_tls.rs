@@ -122,8 +122,8 @@ mod tests {
         };
         let tls = both.primary().unwrap().tls;
         assert_eq!(tls.client_cert, Some(cert.clone()));
-        assert_eq!(tls.client_key, Some(key));
-        assert_eq!(tls.trusted_certificate, Some(cert));
+        assert_eq!(tls.client_key, Some(key.to_path_buf()));
+        assert_eq!(tls.trusted_certificate, Some(cert.to_path_buf()));
     }
 
     #[test]
@@ -162,9 +162,9 @@ mod tests {
 
     #[test]
     fn a_directory_is_not_a_certificate() {
-        let dir = temp_file("x", "").parent().unwrap().to_owned();
+        let file = temp_file("x", "");
         let settings = Settings {
-            pg_ssl_trusted_certificate: Some(dir),
+            pg_ssl_trusted_certificate: Some(file.parent().unwrap().to_owned()),
             ..Default::default()
         };
         let error = settings.primary().unwrap_err();

@@ -1,12 +1,39 @@
 //! Helpers for the tests of this module: temporary files and captured logs.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// A file in a directory of its own under the system's temporary directory,
+/// removed with the directory when dropped.
+pub(super) struct TempFile {
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl std::ops::Deref for TempFile {
+    type Target = PathBuf;
+
+    fn deref(&self) -> &PathBuf {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for TempFile {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// Writes `contents` to a new file under the system's temporary directory.
-pub(super) fn temp_file(name: &str, contents: &str) -> PathBuf {
+pub(super) fn temp_file(name: &str, contents: &str) -> TempFile {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
         "pg-entra-pool-settings-{}-{}",
@@ -16,7 +43,7 @@ pub(super) fn temp_file(name: &str, contents: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, contents).unwrap();
-    path
+    TempFile { dir, path }
 }
 
 /// Runs `f` with a subscriber that records every event, and returns what
