@@ -334,7 +334,7 @@ where
     B: Future<Output = Duration>,
 {
     static CALLS: AtomicUsize = AtomicUsize::new(0);
-    let (c, b) = if CALLS.fetch_add(1, Ordering::Relaxed) % 2 == 0 {
+    let (c, b) = if CALLS.fetch_add(1, Ordering::Relaxed).is_multiple_of(2) {
         let c = candidate.await;
         (c, baseline.await)
     } else {
