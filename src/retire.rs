@@ -26,7 +26,7 @@ pub(crate) struct Retirement {
 }
 
 impl Retirement {
-    // TODO: a bare checkout costs ~80 ns (1.16x) over plain deadpool, goal 1.05x: this hook's clock read and token load (BENCHMARKS.md).
+    // TODO: bare checkout is 1.16x plain deadpool (goal 1.05x); see BENCHMARKS.md.
     pub(crate) fn into_hook(self) -> deadpool_postgres::Hook {
         deadpool_postgres::Hook::sync_fn(move |_client: &mut ClientWrapper, metrics: &Metrics| {
             self.check(metrics, Instant::now())
