@@ -97,10 +97,12 @@ impl EntraPool {
     /// The error to return at once when no new connection can log in.
     fn token_unavailable(&self) -> Option<Error> {
         let tokens = self.tokens.as_ref()?;
+        // Refreshes failing is rare and one atomic load to learn: ask that
+        // first, and read the clock only then (this runs on every `get`).
+        let last = tokens.last_error()?;
         if !tokens.with_current(|t| t.is_expired_at(Instant::now())) {
             return None;
         }
-        let last = tokens.last_error()?;
         Some(Error::TokenUnavailable {
             last_error: last.to_string(),
             consecutive_failures: tokens.consecutive_failures(),
