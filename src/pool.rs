@@ -1,5 +1,5 @@
 //! One pool: deadpool-postgres with an Entra-aware connect step and
-//! retirement hook, and a `get` that says what went wrong.
+//! retirement sweep, and a `get` that says what went wrong.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +24,8 @@ pub struct EntraPool {
     pub(crate) tokens: Option<Arc<TokenCache>>,
     pub(crate) counters: Arc<Counters>,
     pub(crate) backlog: Option<usize>,
+    /// Ends the retirement sweep with the last clone.
+    pub(crate) _sweeper: Arc<crate::retire::SweepTask>,
 }
 
 impl std::fmt::Debug for EntraPool {

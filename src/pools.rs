@@ -251,7 +251,6 @@ impl PoolsBuilder {
             // Two logins and a wait for a newer token, each bounded by pg_timeout.
             .create_timeout(Some(side.connect_timeout * 3))
             .recycle_timeout(Some(side.connect_timeout))
-            .pre_recycle(retirement.into_hook())
             .build()
             .map_err(|e| Error::Pool(e.to_string()))?;
         info!(
@@ -264,8 +263,10 @@ impl PoolsBuilder {
             auth = if entra { "entra" } else { "password" },
             "pool built"
         );
+        let sweeper = Arc::new(retirement.start(&pool, name));
         Ok(EntraPool {
             name,
+            _sweeper: sweeper,
             pool,
             tokens,
             counters,

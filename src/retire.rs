@@ -2,6 +2,10 @@
 //! over a window so a token rollover never turns into a reconnect storm,
 //! and when it has sat idle past `pg_keepalive_timeout`.
 //!
+//! A background task per pool sweeps the idle connections a few times per
+//! window, so handing a connection out costs nothing extra; a connection
+//! that is checked out is never looked at, let alone closed.
+//!
 //! A connection's login token is the one that was current when the
 //! connection joined the pool (the token cache remembers when each of its
 //! last tokens was installed). A login that straddles a refresh is counted
@@ -12,13 +16,14 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::{ClientWrapper, HookError, Metrics};
+use deadpool_postgres::Metrics;
+use tokio::task::JoinHandle;
+use tracing::debug;
 
 use crate::status::Counters;
 use crate::token::TokenCache;
 
-/// Decides, each time an idle connection is about to be handed out,
-/// whether it should be closed instead.
+/// Decides whether an idle connection should be closed.
 pub(crate) struct Retirement {
     pub(crate) tokens: Option<Arc<TokenCache>>,
     pub(crate) keepalive: Option<Duration>,
@@ -30,30 +35,79 @@ pub(crate) struct Retirement {
     pub(crate) seed: RandomState,
 }
 
+/// Sweeps never come closer than this, nor further apart than
+/// [`MAX_SWEEP`].
+const MIN_SWEEP: Duration = Duration::from_millis(100);
+const MAX_SWEEP: Duration = Duration::from_secs(1);
+
+/// Why a connection is closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reason {
+    Idle,
+    TokenExpired,
+}
+
+/// Stops the sweep task when the last clone of a pool goes.
+#[derive(Debug)]
+pub(crate) struct SweepTask(JoinHandle<()>);
+
+impl Drop for SweepTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 impl Retirement {
-    // TODO: bare checkout is 1.16x plain deadpool (goal 1.05x); see BENCHMARKS.md.
-    pub(crate) fn into_hook(self) -> deadpool_postgres::Hook {
-        deadpool_postgres::Hook::sync_fn(move |_client: &mut ClientWrapper, metrics: &Metrics| {
-            self.check(metrics, Instant::now())
-        })
+    /// Starts the sweep task for `pool`. It holds only a weak reference and
+    /// ends once the pool is dropped.
+    pub(crate) fn start(self, pool: &deadpool_postgres::Pool, name: &'static str) -> SweepTask {
+        let weak = pool.weak();
+        SweepTask(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(self.interval()).await;
+                let Some(pool) = weak.upgrade() else {
+                    return;
+                };
+                let now = Instant::now();
+                let removed = pool
+                    .retain(|_, metrics| self.check(&metrics, now).is_none())
+                    .removed;
+                if !removed.is_empty() {
+                    debug!(
+                        pool = name,
+                        closed = removed.len(),
+                        "idle connections retired"
+                    );
+                }
+            }
+        }))
     }
 
-    fn check(&self, metrics: &Metrics, now: Instant) -> Result<(), HookError> {
-        // `now` is read once per check, by the caller: clock reads are a
-        // fair part of what a checkout costs.
+    /// A few sweeps per retirement window, so retirements spread as
+    /// planned.
+    fn interval(&self) -> Duration {
+        let window = match &self.tokens {
+            Some(tokens) => tokens.with_current(|t| {
+                self.spread
+                    .min(t.expires_at.saturating_duration_since(t.installed_at) / 2)
+            }),
+            None => MAX_SWEEP,
+        };
+        (window / 8).clamp(MIN_SWEEP, MAX_SWEEP)
+    }
+
+    fn check(&self, metrics: &Metrics, now: Instant) -> Option<Reason> {
         let last_used = metrics.recycled.unwrap_or(metrics.created);
         if let Some(limit) = self.keepalive
             && now.saturating_duration_since(last_used) > limit
         {
             Counters::bump(&self.counters.closed_idle);
-            return Err(HookError::message("idle longer than pg_keepalive_timeout"));
+            return Some(Reason::Idle);
         }
-        let Some(tokens) = &self.tokens else {
-            return Ok(());
-        };
+        let tokens = self.tokens.as_ref()?;
         let retire = tokens.with_current(|current| {
             let installed = current.installed_at.into_std();
-            // Fast path: made with the current token.
+            // Made with the current token.
             if metrics.created >= installed {
                 return false;
             }
@@ -75,9 +129,9 @@ impl Retirement {
         });
         if retire {
             Counters::bump(&self.counters.retired_aged_out);
-            return Err(HookError::message("login token has expired"));
+            return Some(Reason::TokenExpired);
         }
-        Ok(())
+        None
     }
 
     /// Where in the window this connection is retired, in [0, 1): fixed for
