@@ -62,7 +62,15 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match listener {
             Some(listener) => run_local(listener, seconds).await,
-            None => run_against(Settings::from_env()?, seconds, EXTERNAL).await,
+            None => {
+                let settings = Settings::from_env()?;
+                let side = settings.primary()?;
+                println!(
+                    "PG_HOST is set: running against {}:{} as {} (reads only: SELECT 1)",
+                    side.host, side.port, side.user
+                );
+                run_against(settings, seconds, EXTERNAL).await
+            }
         }
     });
     match result {
@@ -291,7 +299,7 @@ fn print_status(started: Instant, pools: &Pools, primary: &Tally, read_only: &Ta
     let ro = s.read_only.as_ref().unwrap_or(&s.primary);
     println!(
         "[{:>4.1}s] primary ok {:>6} failed {} | read_only ok {:>6} failed {} | tokens fetched {:>2} | \
-         connections opened {:>2}/{:>2} retired {:>2}/{:>2}",
+         connections (primary/read_only) opened {:>2}/{:>2} retired {:>2}/{:>2}",
         started.elapsed().as_secs_f64(),
         primary.ok.load(Ordering::Relaxed),
         primary.failed.load(Ordering::Relaxed),

@@ -174,6 +174,17 @@ async fn another_roles_name_says_wrong_user() {
 }
 
 #[tokio::test]
+async fn a_missing_database_says_so() {
+    let (role, endpoint) = setup("doc_nodb", None).await;
+    let mut settings = settings(&role);
+    settings.pg_database = Some("no_such_database".into());
+    let report = doctor(&settings, &endpoint).await;
+    assert!(!report.ok);
+    assert_eq!(hint_kinds(&report), [HintKind::DatabaseMissing], "{report}");
+    assert!(report.sides[0].hints[0].text.contains("no_such_database"));
+}
+
+#[tokio::test]
 async fn an_expired_token_says_token_expired() {
     let (role, endpoint) = setup("doc_exp", None).await;
     let past = SystemTime::now()

@@ -64,11 +64,13 @@ fn main() -> ExitCode {
         }
     };
     let report = runtime.block_on(doctor::run(&settings, &doctor::Options::default()));
-    if json {
-        println!("{}", report.to_json());
+    let text = if json {
+        format!("{}\n", report.to_json())
     } else {
-        print!("{report}");
-    }
+        report.to_string()
+    };
+    // A reader that goes away early (`| head`) is not an error worth a panic.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
     if report.ok {
         ExitCode::SUCCESS
     } else {

@@ -29,6 +29,8 @@ pub enum HintKind {
     Unreachable,
     /// A static password was refused.
     PasswordRefused,
+    /// The database named by `pg_database` does not exist.
+    DatabaseMissing,
 }
 
 /// One line that turns a failure into what to change.
@@ -144,6 +146,15 @@ pub(crate) fn connect_failure(
             HintKind::AudienceNotValid,
             "audience not valid: the server refused the token's audience; check pg_azure_cloud \
              and pg_azure_scope",
+        ));
+    }
+    if db.code().code() == "3D000" {
+        return Some(Hint::new(
+            HintKind::DatabaseMissing,
+            format!(
+                "database does not exist: check pg_database ({})",
+                db.message()
+            ),
         ));
     }
     let refused = db.code().code().starts_with("28");

@@ -52,6 +52,7 @@ impl Settings {
                 continue;
             };
             let Some(key) = key_of(name, prefix) else {
+                settings.warn_if_typo(name, prefix);
                 continue;
             };
             let place = || format!("from {name}");
@@ -64,6 +65,28 @@ impl Settings {
                 .map_err(|error| error.at(place()))?;
         }
         Ok(settings)
+    }
+}
+
+impl Settings {
+    /// A `PG_*` variable that is no key but nearly one is most likely a
+    /// typo: say so, once, with the key it resembles.
+    fn warn_if_typo(&mut self, name: &str, prefix: &str) {
+        let Some(rest) = name.strip_prefix(prefix) else {
+            return;
+        };
+        if !rest.starts_with("PG_") {
+            return;
+        }
+        let Some(near) = super::typo::near_key(&rest.to_ascii_lowercase()) else {
+            return;
+        };
+        let warning = format!(
+            "unknown variable `{name}` ignored; did you mean `{prefix}{}`?",
+            near.to_ascii_uppercase()
+        );
+        tracing::warn!("{warning}");
+        self.provenance.warn(warning);
     }
 }
 
@@ -81,6 +104,20 @@ mod tests {
     use std::ffi::OsString;
 
     use super::*;
+
+    #[test]
+    fn a_misspelt_variable_warns_with_the_closest_key() {
+        let settings = Settings::from_vars(
+            [("KONG_PG_DATABSE", "app"), ("KONG_PG_VERSION", "15")],
+            "KONG_",
+        )
+        .unwrap();
+        assert_eq!(settings.pg_database, None);
+        assert_eq!(
+            settings.warnings(),
+            ["unknown variable `KONG_PG_DATABSE` ignored; did you mean `KONG_PG_DATABASE`?"]
+        );
+    }
 
     #[test]
     fn without_prefix() {

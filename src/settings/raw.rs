@@ -19,7 +19,9 @@ settings_table! {
     ///
     #[doc = include_str!("guide.md")]
     pub struct Settings {
-        /// `pg_host`: the host name or address of the server.
+        /// `pg_host`: the host name or address of the server. Setting
+        /// `pg_ro_host` turns the read-only pool on; without it every other
+        /// `pg_ro_*` key is unused (and a warning says so).
         ///
         /// Default: `127.0.0.1`.
         pg_host / pg_ro_host: String = values::text,
@@ -27,8 +29,9 @@ settings_table! {
         ///
         /// Default: `5432`.
         pg_port / pg_ro_port: u16 = values::port,
-        /// `pg_timeout`: how long to wait for a connection, in
-        /// milliseconds.
+        /// `pg_timeout`: how long to wait for the server to accept a
+        /// connection, in milliseconds. Opening a connection may take up
+        /// to three times this: two logins and a wait for a newer token.
         ///
         /// Default: `5000`.
         pg_timeout / pg_ro_timeout: u64 = values::millis,
@@ -90,8 +93,9 @@ settings_table! {
         ///
         /// Default: `0`.
         pg_max_concurrent_queries / pg_ro_max_concurrent_queries: usize = values::count,
-        /// `pg_semaphore_timeout`: how long a query waits for its turn
-        /// under `pg_max_concurrent_queries`, in milliseconds.
+        /// `pg_semaphore_timeout`: how long a caller waits for a free
+        /// connection, in milliseconds. At most `pg_pool_size` connections
+        /// (or `pg_max_concurrent_queries`, when smaller) are out at once.
         ///
         /// Default: `60000`.
         pg_semaphore_timeout / pg_ro_semaphore_timeout: u64 = values::millis,

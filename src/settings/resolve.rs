@@ -40,6 +40,18 @@ impl Settings {
     /// As [`Settings::primary`], for the values the read-only side uses.
     pub fn read_only(&self) -> Result<Option<SideSettings>, SettingsError> {
         if self.pg_ro_host.is_none() {
+            let unused: Vec<&str> = Settings::keys()
+                .iter()
+                .copied()
+                .filter(|k| k.starts_with("pg_ro_") && self.is_set(k))
+                .collect();
+            if !unused.is_empty() {
+                tracing::warn!(
+                    keys = %unused.join(", "),
+                    "pg_ro_host is unset, so the read-only pool is off and these keys are unused; \
+                     reads go to the primary"
+                );
+            }
             return Ok(None);
         }
         resolve(self.side(true), "read_only")

@@ -12,6 +12,13 @@ pub(super) fn closest_key(key: &str) -> &'static str {
         .expect("the key table is not empty")
 }
 
+/// The known key within two edits of `key`, if any: close enough to be a
+/// typo rather than a variable of some other program.
+pub(super) fn near_key(key: &str) -> Option<&'static str> {
+    let closest = closest_key(key);
+    (edit_distance(key, closest) <= 2).then_some(closest)
+}
+
 /// Levenshtein distance: insertions, deletions and substitutions of one
 /// character each count one.
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -57,5 +64,7 @@ mod tests {
             "pg_ro_azure_tenant_id"
         );
         assert_eq!(closest_key("pg_pool_sise"), "pg_pool_size");
+        assert_eq!(near_key("pg_databse"), Some("pg_database"));
+        assert_eq!(near_key("pg_version"), None);
     }
 }
