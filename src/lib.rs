@@ -5,6 +5,7 @@
 mod connect;
 mod credentials;
 mod error;
+mod last_answer;
 mod pool;
 mod pools;
 mod retire;

@@ -91,7 +91,7 @@ impl TokenCache {
         policy: RefreshPolicy,
     ) -> Result<Self, CredentialError> {
         let first = fetch(&chain, &policy).await?;
-        let expires_in = usable_lifetime(&first).ok_or_else(|| expired_on_arrival(&chain))?;
+        let expires_in = check(&first, &chain)?;
         let snapshot = TokenSnapshot::new(1, Secret::new(first.token.secret()), expires_in, None);
         info!(
             credential = %chain.describe(),
@@ -239,8 +239,9 @@ impl Shared {
 
     fn install(&self, token: AccessToken) -> Duration {
         let current = self.current.load_full();
-        let Some(expires_in) = usable_lifetime(&token) else {
-            return self.failed(expired_on_arrival(&self.chain));
+        let expires_in = match check(&token, &self.chain) {
+            Ok(left) => left,
+            Err(e) => return self.failed(e),
         };
         let expires_at = Instant::now() + expires_in;
         // Expiry times come in whole seconds, so two tokens fetched within
@@ -331,13 +332,43 @@ async fn fetch(
 ) -> Result<AccessToken, CredentialError> {
     match tokio::time::timeout(policy.fetch_timeout, chain.get_token()).await {
         Ok(result) => result,
-        Err(_) => Err(CredentialError::single(Attempt {
-            credential: chain.describe(),
-            reason: format!("no answer within {:?}", policy.fetch_timeout),
-            is_config: false,
-            retry_after: None,
-        })),
+        // The credential was still retrying: say what it last heard.
+        Err(_) => {
+            let last = chain.last_answer();
+            let reason = match &last {
+                Some(a) => format!(
+                    "no token within {:?}; the token endpoint last answered: {}",
+                    policy.fetch_timeout, a.what
+                ),
+                None => format!("no answer within {:?}", policy.fetch_timeout),
+            };
+            Err(CredentialError::single(Attempt {
+                credential: chain.describe(),
+                reason,
+                is_config: false,
+                retry_after: last.and_then(|a| a.retry_after),
+            }))
+        }
     }
+}
+
+/// How long a fresh token is usable, or why it is not: empty, or already
+/// expired on arrival.
+// TODO: a token rejected here with a far expiry stays in azure_identity's own cache (no way to bypass it) until 5 minutes before that expiry.
+fn check(token: &AccessToken, chain: &CredentialChain) -> Result<Duration, CredentialError> {
+    let reason = if token.token.secret().is_empty() {
+        "the token it returned is empty"
+    } else if let Some(left) = usable_lifetime(token) {
+        return Ok(left);
+    } else {
+        "the token it returned has already expired"
+    };
+    Err(CredentialError::single(Attempt {
+        credential: chain.describe(),
+        reason: reason.to_owned(),
+        is_config: false,
+        retry_after: None,
+    }))
 }
 
 /// How long the token is valid from now, or `None` when it already expired
@@ -347,13 +378,4 @@ fn usable_lifetime(token: &AccessToken) -> Option<Duration> {
     let left = token.expires_on - azure_core::time::OffsetDateTime::now_utc();
     let ms = left.whole_milliseconds();
     (ms > 0).then(|| Duration::from_millis(ms.min(u64::MAX as i128) as u64))
-}
-
-fn expired_on_arrival(chain: &CredentialChain) -> CredentialError {
-    CredentialError::single(Attempt {
-        credential: chain.describe(),
-        reason: "the token it returned has already expired".to_owned(),
-        is_config: false,
-        retry_after: None,
-    })
 }
