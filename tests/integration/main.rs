@@ -6,6 +6,7 @@ mod support;
 
 mod cold_start;
 mod credentials;
+mod faults_db;
 mod faults_token;
 mod login;
 mod read_only;
