@@ -1,6 +1,6 @@
 //! The token cache and the task that keeps it fresh.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
@@ -61,6 +61,8 @@ struct Shared {
     consecutive_failures: AtomicU32,
     /// Requests in a row that returned no fresher token.
     stale_streak: AtomicU32,
+    /// A token request is under way.
+    fetching: AtomicBool,
     last_error: ArcSwapOption<CredentialError>,
     refreshed_at: ArcSwap<SystemTime>,
 }
@@ -112,6 +114,7 @@ impl TokenCache {
             token_requests: AtomicU64::new(1),
             consecutive_failures: AtomicU32::new(0),
             stale_streak: AtomicU32::new(0),
+            fetching: AtomicBool::new(false),
             last_error: ArcSwapOption::empty(),
             refreshed_at: ArcSwap::from_pointee(SystemTime::now()),
         });
@@ -166,17 +169,22 @@ impl TokenCache {
 
         let mut attempts = s.attempts.subscribe();
         attempts.borrow_and_update();
+        let under_way = s.fetching.load(Ordering::Acquire);
         let patience = if notify {
             s.wanted_after.fetch_max(generation, Ordering::Relaxed);
             debug!(generation, "login refused: asking for a newer token");
             s.wake.notify_one();
+            s.policy.fetch_timeout
+        } else if under_way {
+            // The server may want the token that request brings: wait for
+            // it however long it takes, but for that one request only.
             s.policy.fetch_timeout
         } else {
             s.policy.min_forced_interval.min(s.policy.fetch_timeout)
         };
         let wait = async {
             while attempts.changed().await.is_ok() {
-                if newer(s).is_some() {
+                if newer(s).is_some() || !notify {
                     break;
                 }
             }
@@ -228,7 +236,9 @@ impl Shared {
     /// One token request; returns how long to wait before the next.
     async fn refresh_once(&self) -> Duration {
         self.token_requests.fetch_add(1, Ordering::Relaxed);
+        self.fetching.store(true, Ordering::Release);
         let result = fetch(&self.chain, &self.policy).await;
+        self.fetching.store(false, Ordering::Release);
         let delay = match result {
             Ok(token) => self.install(token),
             Err(e) => self.failed(e),
