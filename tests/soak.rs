@@ -113,7 +113,7 @@ async fn soak_rotation_with_a_flaky_endpoint() {
                     }
                     Err(e) => failures.push(e.to_string()),
                 }
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
             failures
         }));
