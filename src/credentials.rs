@@ -292,7 +292,7 @@ fn cloud_configuration(cloud: AzureCloud) -> azure_core::cloud::CloudConfigurati
 }
 
 /// Turns an `azure_core` error into an attempt record.
-fn attempt(label: &str, err: &azure_core::Error) -> Attempt {
+pub(crate) fn attempt(label: &str, err: &azure_core::Error) -> Attempt {
     let (status, retry_after) = http_details(err);
     // The credentials' messages often leave the status out ("throttled").
     let reason = match status {
