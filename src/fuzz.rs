@@ -165,7 +165,7 @@ mod tests {
             let n = (rng.next() % 30) as usize;
             let body = rng.text(&pieces, n);
             let ra = values[rng.next() as usize % values.len()];
-            let ra = (rng.next() % 2 == 0).then_some(ra);
+            let ra = rng.next().is_multiple_of(2).then_some(ra);
             check_classified(status, &classify(status, body.as_bytes(), ra));
         }
     }
