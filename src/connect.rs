@@ -78,7 +78,12 @@ impl EntraConnect {
             "login refused; retrying once with a newer token"
         );
         config.password(newer.token.expose());
-        self.connect_once(config).await
+        let retried = self.connect_once(config).await;
+        if let Err(e) = &retried {
+            let current = tokens.current();
+            debug!(pool = self.pool, retried_with = %newer.fingerprint, current = %current.fingerprint, error = %e, "login with a newer token failed too");
+        }
+        retried
     }
 
     async fn connect_once(&self, config: Config) -> ConnectResult {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use azure_core::credentials::{AccessToken, TokenCredential};
 use azure_core::error::ErrorKind;
-use azure_core::http::{ClientOptions, Transport};
+use azure_core::http::{ClientOptions, RetryOptions, Transport};
 use azure_identity::{
     ClientSecretCredential, ClientSecretCredentialOptions, ManagedIdentityCredential,
     ManagedIdentityCredentialOptions, UserAssignedId, WorkloadIdentityCredential,
@@ -14,6 +14,7 @@ use azure_identity::{
 };
 use tracing::{debug, info};
 
+use crate::last_answer::{self, LastAnswer, one_line};
 use crate::settings::{AzureCloud, AzureSettings};
 
 /// The environment variable whose presence turns on workload identity.
@@ -98,6 +99,8 @@ pub(crate) struct CredentialChain {
     entries: Vec<Entry>,
     chosen: OnceLock<usize>,
     scope: String,
+    /// What the token endpoint last answered during the current request.
+    last_answer: Arc<LastAnswer>,
 }
 
 impl fmt::Debug for CredentialChain {
@@ -120,6 +123,7 @@ impl CredentialChain {
             }],
             chosen: OnceLock::new(),
             scope,
+            last_answer: Arc::default(),
         }
     }
 
@@ -128,9 +132,20 @@ impl CredentialChain {
     /// `AZURE_FEDERATED_TOKEN_FILE` is set; then managed identity,
     /// user-assigned by client id or system-assigned without one.
     pub(crate) fn from_settings(azure: &AzureSettings, transport: Option<&Transport>) -> Self {
-        let options = |cloud: bool| ClientOptions {
+        let last_answer = Arc::<LastAnswer>::default();
+        // The Entra token endpoint answers 429 and 5xx with `Retry-After`:
+        // our refresh loop honours it and backs off with jitter, so
+        // azure_core's own retries (up to a minute) are turned off there.
+        // The managed identity credential insists on its own retries.
+        let options = |entra: bool| ClientOptions {
             transport: transport.cloned(),
-            cloud: cloud.then(|| Arc::new(cloud_configuration(azure.cloud))),
+            cloud: entra.then(|| Arc::new(cloud_configuration(azure.cloud))),
+            retry: if entra {
+                RetryOptions::none()
+            } else {
+                RetryOptions::default()
+            },
+            per_try_policies: vec![last_answer.policy()],
             ..Default::default()
         };
         let mut entries = Vec::new();
@@ -184,7 +199,14 @@ impl CredentialChain {
             entries,
             chosen: OnceLock::new(),
             scope: azure.scope.clone(),
+            last_answer,
         }
+    }
+
+    /// What the token endpoint last answered, when that was not a success,
+    /// during the request under way or the last one.
+    pub(crate) fn last_answer(&self) -> Option<last_answer::Answer> {
+        self.last_answer.get()
     }
 
     /// The scope tokens are requested for.
@@ -209,6 +231,7 @@ impl CredentialChain {
     /// each credential in turn.
     pub(crate) async fn get_token(&self) -> Result<AccessToken, CredentialError> {
         let scopes = [self.scope.as_str()];
+        self.last_answer.clear();
         if let Some(&i) = self.chosen.get() {
             let e = &self.entries[i];
             let credential = e
@@ -313,9 +336,13 @@ fn cloud_configuration(cloud: AzureCloud) -> azure_core::cloud::CloudConfigurati
 }
 
 /// Turns an `azure_core` error into an attempt record.
-fn attempt(label: &str, err: &azure_core::Error) -> Attempt {
+pub(crate) fn attempt(label: &str, err: &azure_core::Error) -> Attempt {
     let (status, retry_after) = http_details(err);
-    let reason = err.to_string();
+    // The credentials' messages often leave the status out ("throttled").
+    let reason = match status {
+        Some(code) => format!("HTTP {code}: {err}"),
+        None => err.to_string(),
+    };
     let is_config = match status {
         // Identity not assigned, bad secret, bad assertion, forbidden. A
         // federated assertion that is stale (AADSTS700024) heals itself when
@@ -347,22 +374,11 @@ fn http_details(err: &azure_core::Error) -> (Option<u16>, Option<Duration>) {
             let retry_after = raw_response.as_ref().and_then(|r| {
                 r.headers()
                     .get_optional_str(&azure_core::http::headers::RETRY_AFTER)
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs)
+                    .and_then(last_answer::parse_retry_after)
             });
             return (Some(u16::from(*status)), retry_after);
         }
         current = e.source();
     }
     (None, None)
-}
-
-/// Credential messages carry a troubleshooting link on a line of its own;
-/// keep each attempt to one line so the chain error stays readable.
-fn one_line(s: &str) -> String {
-    s.split('\n')
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }

@@ -2,11 +2,17 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+#[path = "fuzz.rs"]
+pub mod __fuzz;
+
 mod connect;
 mod credentials;
 #[cfg(feature = "cli")]
 pub mod doctor;
 mod error;
+mod last_answer;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod pool;

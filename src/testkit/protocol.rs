@@ -252,7 +252,9 @@ async fn entra(shared: &Shared, tenant: &str, body: &str, options: Options) -> A
         };
     let mut body = json!({"token_type": "Bearer", "access_token": access_token});
     if options.expires_on != Some(ExpiresOnForm::Missing) {
-        let expires_in = expires_on.saturating_sub(now_secs());
+        // Counted from the next whole second, so that a client adding it to
+        // its own clock never outlives the role's VALID UNTIL.
+        let expires_in = expires_on.saturating_sub(now_secs() + 1);
         body["expires_in"] = expires_in.into();
         body["ext_expires_in"] = expires_in.into();
     }
@@ -274,8 +276,11 @@ async fn issue(
     }
 
     let issued_at = now_secs();
-    // At least one second, since PostgreSQL's VALID UNTIL has second steps.
-    let expires_at = issued_at + settings.lifetime.as_secs().max(1);
+    // Whole seconds, as the protocols send them: from the next whole
+    // second, so a token lives at least its lifetime (at least one second)
+    // and the client, counting `expires_in` from its own clock, never
+    // believes in a token the role's VALID UNTIL has already ended.
+    let expires_at = issued_at + 1 + settings.lifetime.as_secs().max(1);
     let token = token::mint(&Claims {
         resource,
         tenant: &settings.tenant,

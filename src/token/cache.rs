@@ -1,6 +1,6 @@
 //! The token cache and the task that keeps it fresh.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
@@ -64,6 +64,8 @@ struct Shared {
     consecutive_failures: AtomicU32,
     /// Requests in a row that returned no fresher token.
     stale_streak: AtomicU32,
+    /// A token request is under way.
+    fetching: AtomicBool,
     last_error: ArcSwapOption<CredentialError>,
     refreshed_at: ArcSwap<SystemTime>,
 }
@@ -94,7 +96,7 @@ impl TokenCache {
         policy: RefreshPolicy,
     ) -> Result<Self, CredentialError> {
         let first = fetch(&chain, &policy).await?;
-        let expires_in = usable_lifetime(&first).ok_or_else(|| expired_on_arrival(&chain))?;
+        let expires_in = check(&first, &chain)?;
         let snapshot = TokenSnapshot::new(1, Secret::new(first.token.secret()), expires_in, None);
         info!(
             credential = %chain.describe(),
@@ -115,6 +117,7 @@ impl TokenCache {
             token_requests: AtomicU64::new(1),
             consecutive_failures: AtomicU32::new(0),
             stale_streak: AtomicU32::new(0),
+            fetching: AtomicBool::new(false),
             last_error: ArcSwapOption::empty(),
             refreshed_at: ArcSwap::from_pointee(SystemTime::now()),
         });
@@ -169,17 +172,22 @@ impl TokenCache {
 
         let mut attempts = s.attempts.subscribe();
         attempts.borrow_and_update();
+        let under_way = s.fetching.load(Ordering::Acquire);
         let patience = if notify {
             s.wanted_after.fetch_max(generation, Ordering::Relaxed);
             debug!(generation, "login refused: asking for a newer token");
             s.wake.notify_one();
+            s.policy.fetch_timeout
+        } else if under_way {
+            // The server may want the token that request brings: wait for
+            // it however long it takes, but for that one request only.
             s.policy.fetch_timeout
         } else {
             s.policy.min_forced_interval.min(s.policy.fetch_timeout)
         };
         let wait = async {
             while attempts.changed().await.is_ok() {
-                if newer(s).is_some() {
+                if newer(s).is_some() || !notify {
                     break;
                 }
             }
@@ -233,7 +241,9 @@ impl Shared {
     /// One token request; returns how long to wait before the next.
     async fn refresh_once(&self) -> Duration {
         self.token_requests.fetch_add(1, Ordering::Relaxed);
+        self.fetching.store(true, Ordering::Release);
         let result = fetch(&self.chain, &self.policy).await;
+        self.fetching.store(false, Ordering::Release);
         let delay = match result {
             Ok(token) => self.install(token),
             Err(e) => self.failed(e),
@@ -244,8 +254,9 @@ impl Shared {
 
     fn install(&self, token: AccessToken) -> Duration {
         let current = self.current.load_full();
-        let Some(expires_in) = usable_lifetime(&token) else {
-            return self.failed(expired_on_arrival(&self.chain));
+        let expires_in = match check(&token, &self.chain) {
+            Ok(left) => left,
+            Err(e) => return self.failed(e),
         };
         let expires_at = Instant::now() + expires_in;
         // Expiry times come in whole seconds, so two tokens fetched within
@@ -336,13 +347,43 @@ async fn fetch(
 ) -> Result<AccessToken, CredentialError> {
     match tokio::time::timeout(policy.fetch_timeout, chain.get_token()).await {
         Ok(result) => result,
-        Err(_) => Err(CredentialError::single(Attempt {
-            credential: chain.describe(),
-            reason: format!("no answer within {:?}", policy.fetch_timeout),
-            is_config: false,
-            retry_after: None,
-        })),
+        // The credential was still retrying: say what it last heard.
+        Err(_) => {
+            let last = chain.last_answer();
+            let reason = match &last {
+                Some(a) => format!(
+                    "no token within {:?}; the token endpoint last answered: {}",
+                    policy.fetch_timeout, a.what
+                ),
+                None => format!("no answer within {:?}", policy.fetch_timeout),
+            };
+            Err(CredentialError::single(Attempt {
+                credential: chain.describe(),
+                reason,
+                is_config: false,
+                retry_after: last.and_then(|a| a.retry_after),
+            }))
+        }
     }
+}
+
+/// How long a fresh token is usable, or why it is not: empty, or already
+/// expired on arrival.
+// TODO: a token rejected here with a far expiry stays in azure_identity's own cache (no way to bypass it) until 5 minutes before that expiry.
+fn check(token: &AccessToken, chain: &CredentialChain) -> Result<Duration, CredentialError> {
+    let reason = if token.token.secret().is_empty() {
+        "the token it returned is empty"
+    } else if let Some(left) = usable_lifetime(token) {
+        return Ok(left);
+    } else {
+        "the token it returned has already expired"
+    };
+    Err(CredentialError::single(Attempt {
+        credential: chain.describe(),
+        reason: reason.to_owned(),
+        is_config: false,
+        retry_after: None,
+    }))
 }
 
 /// How long the token is valid from now, or `None` when it already expired
@@ -352,13 +393,4 @@ fn usable_lifetime(token: &AccessToken) -> Option<Duration> {
     let left = token.expires_on - azure_core::time::OffsetDateTime::now_utc();
     let ms = left.whole_milliseconds();
     (ms > 0).then(|| Duration::from_millis(ms.min(u64::MAX as i128) as u64))
-}
-
-fn expired_on_arrival(chain: &CredentialChain) -> CredentialError {
-    CredentialError::single(Attempt {
-        credential: chain.describe(),
-        reason: "the token it returned has already expired".to_owned(),
-        is_config: false,
-        retry_after: None,
-    })
 }

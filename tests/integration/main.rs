@@ -6,6 +6,8 @@ mod support;
 
 mod cold_start;
 mod credentials;
+mod faults_db;
+mod faults_token;
 mod lifecycle;
 mod login;
 mod read_only;
