@@ -40,6 +40,15 @@ pub enum Error {
     /// The server (or the network path to it) refused the connection. Holds
     /// the server's message and SQLSTATE where it sent one.
     Postgres(tokio_postgres::Error),
+    /// The server refused a login made with a fresh token (after one retry
+    /// with a newer one): the role, the identity or the audience does not
+    /// match. Holds the server's message and SQLSTATE.
+    LoginRefused {
+        /// The role the pool logs in as (`pg_user`).
+        user: String,
+        /// The server's error.
+        error: tokio_postgres::Error,
+    },
     /// Waiting timed out.
     Timeout {
         /// What was being waited for.
@@ -68,6 +77,7 @@ impl Error {
         match self {
             Error::Credential(_) | Error::TokenUnavailable { .. } => true,
             Error::Postgres(e) => e.code().is_some_and(|c| c.code().starts_with("28")),
+            Error::LoginRefused { .. } => true,
             _ => false,
         }
     }
@@ -104,7 +114,7 @@ impl Error {
     /// The SQLSTATE the server sent, if this error carries one.
     pub fn sqlstate(&self) -> Option<&str> {
         match self {
-            Error::Postgres(e) => e.code().map(|c| c.code()),
+            Error::Postgres(e) | Error::LoginRefused { error: e, .. } => e.code().map(|c| c.code()),
             _ => None,
         }
     }
@@ -134,16 +144,38 @@ impl fmt::Display for Error {
                 ),
                 None => {
                     // tokio-postgres names the step; the cause (refused,
-                    // certificate verify failed...) is further down.
-                    write!(f, "postgres connection failed: {e}")?;
+                    // certificate verify failed...) is further down. OpenSSL
+                    // repeats itself down the chain: print each text once.
+                    let mut text = format!("postgres connection failed: {e}");
                     let mut cause = e.source();
                     while let Some(c) = cause {
-                        write!(f, ": {c}")?;
+                        let c_text = c.to_string();
+                        if !text.contains(&c_text) {
+                            text.push_str(": ");
+                            text.push_str(&c_text);
+                        }
                         cause = c.source();
                     }
-                    Ok(())
+                    f.write_str(&text)
                 }
             },
+            Error::LoginRefused { user, error } => {
+                match error.as_db_error() {
+                    Some(db) => write!(
+                        f,
+                        "postgres refused the token login as `{user}`: {}: {} (sqlstate {})",
+                        db.severity(),
+                        db.message(),
+                        db.code().code()
+                    )?,
+                    None => write!(f, "postgres refused the token login as `{user}`: {error}")?,
+                }
+                f.write_str(
+                    "; pg_user must be the role made for this identity \
+                     (pgaadauth_create_principal) and the token must be for this server's \
+                     cloud; `pg-entra-pool doctor` checks each step",
+                )
+            }
             Error::Timeout {
                 waiting_for,
                 after,

@@ -24,6 +24,8 @@ pub struct EntraPool {
     pub(crate) tokens: Option<Arc<TokenCache>>,
     pub(crate) counters: Arc<Counters>,
     pub(crate) backlog: Option<usize>,
+    /// The role the pool logs in as, for error messages.
+    pub(crate) user: String,
     /// Ends the retirement sweep with the last clone.
     pub(crate) _sweeper: Arc<crate::retire::SweepTask>,
 }
@@ -116,8 +118,13 @@ impl EntraPool {
             PoolError::Backend(pg) => {
                 // A login refused because the token expired is better told by
                 // the credential's own error.
+                let refused = crate::connect::is_login_refused(&pg);
                 match self.token_unavailable() {
-                    Some(token_error) if crate::connect::is_login_refused(&pg) => token_error,
+                    Some(token_error) if refused => token_error,
+                    _ if refused && self.tokens.is_some() => Error::LoginRefused {
+                        user: self.user.clone(),
+                        error: pg,
+                    },
                     _ => Error::Postgres(pg),
                 }
             }

@@ -271,6 +271,7 @@ impl PoolsBuilder {
             tokens,
             counters,
             backlog: side.pool.backlog,
+            user: side.user.clone(),
         })
     }
 }

@@ -44,6 +44,11 @@ async fn a_refused_login_returns_the_servers_error_not_a_timeout() {
     assert_eq!(err.sqlstate(), Some("28P01"), "{err}");
     assert!(err.is_auth_failure());
     assert!(
+        err.to_string()
+            .contains("pg_user must be the role made for this identity"),
+        "{err}"
+    );
+    assert!(
         err.to_string().contains("password authentication failed"),
         "{err}"
     );

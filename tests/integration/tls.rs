@@ -34,6 +34,11 @@ async fn a_wrong_ca_is_refused_with_a_clear_error() {
     let err = pools.primary().get().await.expect_err("must be refused");
     let text = err.to_string();
     assert!(text.contains("certificate verify failed"), "{text}");
+    assert_eq!(
+        text.matches("certificate verify failed").count(),
+        1,
+        "{text}"
+    );
     assert_eq!(err.sqlstate(), None);
 }
 
