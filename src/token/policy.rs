@@ -19,6 +19,13 @@ pub struct RefreshPolicy {
     /// First delay after a failed refresh. Default: 500 ms.
     pub min_backoff: Duration,
     /// Longest delay between two attempts. Default: 30 seconds.
+    ///
+    /// A failure of configuration (identity not assigned, bad secret, unknown
+    /// application) waits this long before every retry rather than backing
+    /// off from `min_backoff`: retrying quickly helps no one, while retrying
+    /// at all lets the pools recover by themselves once the identity is
+    /// assigned or the secret fixed. A `Retry-After` longer than this is
+    /// honoured as asked.
     pub max_backoff: Duration,
     /// Longest time one token request may take before it counts as failed.
     /// Default: 30 seconds.
