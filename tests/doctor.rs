@@ -2,8 +2,6 @@
 //! hints at, and the binary itself, against a throw-away cluster and the
 //! loopback token endpoint.
 
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
@@ -15,13 +13,11 @@ use pg_entra_pool::testkit::{Fault, TestCluster, TokenEndpoint};
 const RESOURCE: &str = "https://ossrdbms-aad.database.windows.net";
 
 fn cluster() -> &'static TestCluster {
-    static CLUSTER: OnceLock<TestCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| TestCluster::start().expect("start the test cluster"))
+    TestCluster::shared()
 }
 
 fn unique(prefix: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!("{prefix}_{}", N.fetch_add(1, Ordering::Relaxed))
+    pg_entra_pool::testkit::unique_name(prefix)
 }
 
 /// A role and an endpoint whose identity (`client_id`, or system-assigned)
@@ -40,16 +36,9 @@ async fn setup(prefix: &str, client_id: Option<&str>) -> (String, TokenEndpoint)
 }
 
 fn settings(user: &str) -> Settings {
-    let c = cluster();
     Settings {
-        pg_host: Some(c.host().to_owned()),
-        pg_port: Some(c.port()),
-        pg_user: Some(user.to_owned()),
-        pg_database: Some("postgres".into()),
-        pg_azure_auth: Some(true),
-        pg_ssl_trusted_certificate: Some(c.ca_file().to_owned()),
         pg_timeout: Some(3000),
-        ..Default::default()
+        ..cluster().entra_settings(user)
     }
 }
 

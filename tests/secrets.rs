@@ -11,7 +11,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pg_entra_pool::testkit::{Fault, TestCluster, TokenEndpoint};
+use pg_entra_pool::testkit::{Fault, TestCluster, TokenEndpoint, eventually};
 use pg_entra_pool::{Pools, RefreshPolicy, Secret, Settings};
 
 const CLIENT_SECRET: &str = "client-secret-value-never-printed-7Qx~";
@@ -43,17 +43,6 @@ async fn query(pools: &Pools, label: &str) -> bool {
         tracing::error!(label, error = %e, debug = ?e, "query failed");
     }
     result.is_ok()
-}
-
-async fn until(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,8 +152,8 @@ async fn no_secret_appears_in_any_trace_event_or_printout() {
     tokio::time::sleep(Duration::from_millis(1200)).await;
     // Recovery.
     endpoint.clear_fault();
-    assert!(until(Duration::from_secs(5), async || query(&sp, "sp").await).await);
-    assert!(until(Duration::from_secs(5), async || query(&wi, "wi").await).await);
+    assert!(eventually(Duration::from_secs(5), async || query(&sp, "sp").await).await);
+    assert!(eventually(Duration::from_secs(5), async || query(&wi, "wi").await).await);
 
     // Every public type that holds a secret, printed both ways.
     let secret = Secret::new(CLIENT_SECRET);

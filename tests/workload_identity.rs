@@ -4,21 +4,10 @@
 
 use std::time::Duration;
 
-use pg_entra_pool::testkit::{Fault, TestCluster, TokenEndpoint};
+use pg_entra_pool::testkit::{Fault, TestCluster, TokenEndpoint, eventually};
 use pg_entra_pool::{Pools, RefreshPolicy, Settings};
 
 const ASSERTION: &str = "eyJhbGciOiJSUzI1NiJ9.workload.assertion";
-
-async fn until(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
 
 /// Logs in with the federated token file; a stale assertion (AADSTS700024)
 /// is transient and heals by itself; an unknown
@@ -105,7 +94,7 @@ async fn workload_identity_logs_in_and_heals_from_a_stale_assertion() {
         401,
         r#"{"error":"invalid_client","error_description":"AADSTS700024: Client assertion is not within its valid time range.","error_codes":[700024]}"#,
     ));
-    let stale = until(Duration::from_secs(5), async || {
+    let stale = eventually(Duration::from_secs(5), async || {
         pools.status().tokens[0]
             .last_error
             .as_deref()
@@ -131,7 +120,7 @@ async fn workload_identity_logs_in_and_heals_from_a_stale_assertion() {
     endpoint.clear_fault();
     let before = pools.status().tokens[0].tokens_installed;
     assert!(
-        until(Duration::from_secs(6), async || {
+        eventually(Duration::from_secs(6), async || {
             pools.status().tokens[0].tokens_installed > before && query().await
         })
         .await,

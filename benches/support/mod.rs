@@ -11,8 +11,8 @@
 pub mod ratios;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use azure_core::credentials::TokenCredential;
@@ -53,14 +53,12 @@ pub fn runtime() -> tokio::runtime::Runtime {
 /// One cluster per bench binary; the testkit's watchdog removes it when
 /// the process exits.
 pub fn cluster() -> &'static TestCluster {
-    static CLUSTER: OnceLock<TestCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| TestCluster::start().expect("start the test cluster"))
+    TestCluster::shared()
 }
 
 /// A role name no other pool in this process uses.
 pub fn unique_role(prefix: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!("bench_{prefix}_{}", N.fetch_add(1, Ordering::Relaxed))
+    pg_entra_pool::testkit::unique_name(&format!("bench_{prefix}"))
 }
 
 /// The connection settings every pool shares: 127.0.0.1, database

@@ -167,6 +167,34 @@ impl TestCluster {
         config
     }
 
+    /// One cluster for the whole test process, started on first use. It is
+    /// never dropped: the watchdog stops it and removes its directory when
+    /// the process exits. Tests that share it should use their own roles
+    /// ([`unique_name`](super::unique_name)).
+    ///
+    /// # Panics
+    ///
+    /// When the cluster cannot start (no PostgreSQL binaries, say).
+    pub fn shared() -> &'static TestCluster {
+        static SHARED: std::sync::OnceLock<TestCluster> = std::sync::OnceLock::new();
+        SHARED.get_or_init(|| TestCluster::start().expect("start the shared test cluster"))
+    }
+
+    /// Settings that log in to this cluster as `role` with Entra tokens:
+    /// `pg_azure_auth` on, TLS verified against the cluster's CA, database
+    /// `postgres`. Adjust fields as a test needs.
+    pub fn entra_settings(&self, role: &str) -> crate::Settings {
+        crate::Settings {
+            pg_host: Some(self.host().to_owned()),
+            pg_port: Some(self.port()),
+            pg_user: Some(role.to_owned()),
+            pg_database: Some("postgres".into()),
+            pg_azure_auth: Some(true),
+            pg_ssl_trusted_certificate: Some(self.ca_file().to_owned()),
+            ..Default::default()
+        }
+    }
+
     /// `user` over TCP to 127.0.0.1, database `postgres`, `sslmode=require`
     /// and no password yet.
     pub fn user_config(&self, user: &str) -> Config {

@@ -24,6 +24,9 @@
 //! Azure account is needed; PostgreSQL's server binaries must be installed
 //! (Debian: `apt-get install postgresql`).
 //!
+//! Tests in one binary can share a cluster with [`TestCluster::shared`],
+//! each with roles of its own ([`unique_name`]).
+//!
 //! This test, copied into `tests/`, builds the pools, runs queries and
 //! keeps working across a token rotation:
 //!
@@ -52,15 +55,11 @@
 //!         .await
 //!         .unwrap();
 //!
-//!     // The settings your service would read from its environment.
+//!     // The settings your service would read from its environment:
+//!     // Entra login as `my_service`, TLS verified against the cluster's CA.
 //!     let settings = Settings {
-//!         pg_host: Some(cluster.host().to_owned()),
-//!         pg_port: Some(cluster.port()),
-//!         pg_user: Some("my_service".into()),
 //!         pg_database: Some("my_db".into()),
-//!         pg_azure_auth: Some(true),
-//!         pg_ssl_trusted_certificate: Some(cluster.ca_file().to_owned()),
-//!         ..Default::default()
+//!         ..cluster.entra_settings("my_service")
 //!     };
 //!     let pools = Pools::builder(settings)
 //!         // Never leave this out in a test: without it the managed
@@ -135,6 +134,7 @@ mod scram;
 mod serve;
 mod token;
 mod transport;
+mod wait;
 mod watchdog;
 
 pub use cluster::{ADMIN_USER, TestCluster, TestClusterBuilder};
@@ -143,3 +143,4 @@ pub use endpoint::{
 };
 pub use fault::{ExpiresOnForm, Fault};
 pub use transport::{LoopbackTransport, SentRequest};
+pub use wait::{eventually, unique_name};

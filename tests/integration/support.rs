@@ -1,8 +1,6 @@
 //! One cluster per test binary (stopped by the testkit's watchdog when the
 //! process exits); each test gets its own roles and token endpoint.
 
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use pg_entra_pool::testkit::{TestCluster, TokenEndpoint};
@@ -11,14 +9,12 @@ use pg_entra_pool::{Pools, Settings};
 pub const SCOPE: &str = "https://ossrdbms-aad.database.windows.net/.default";
 
 pub fn cluster() -> &'static TestCluster {
-    static CLUSTER: OnceLock<TestCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| TestCluster::start().expect("start the test cluster"))
+    TestCluster::shared()
 }
 
 /// A role name no other test uses.
 pub fn unique_role(prefix: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!("{prefix}_{}", N.fetch_add(1, Ordering::Relaxed))
+    pg_entra_pool::testkit::unique_name(prefix)
 }
 
 /// A role in the shared cluster, and an endpoint whose system-assigned
@@ -83,17 +79,10 @@ impl Setup {
     /// Settings for the primary pool: Entra on, TLS verified against the
     /// cluster's CA.
     pub fn settings(&self) -> Settings {
-        let cluster = cluster();
         Settings {
-            pg_host: Some(cluster.host().to_owned()),
-            pg_port: Some(cluster.port()),
-            pg_user: Some(self.role.clone()),
-            pg_database: Some("postgres".into()),
-            pg_azure_auth: Some(true),
-            pg_ssl_trusted_certificate: Some(cluster.ca_file().to_owned()),
             pg_timeout: Some(3000),
             pg_semaphore_timeout: Some(10_000),
-            ..Default::default()
+            ..cluster().entra_settings(&self.role)
         }
     }
 
