@@ -119,18 +119,14 @@ async fn run_local(listener: std::net::TcpListener, seconds: u64) -> Result<bool
         cluster.port()
     );
 
+    // Entra login over TLS verified against the throw-away CA; the
+    // read-only pool has its own host setting, role and identity.
     let settings = Settings {
-        pg_host: Some(cluster.host().to_owned()),
-        pg_port: Some(cluster.port()),
-        pg_user: Some(PRIMARY_ROLE.into()),
-        pg_database: Some("postgres".into()),
-        pg_azure_auth: Some(true),
-        pg_ssl_trusted_certificate: Some(cluster.ca_file().to_owned()),
         pg_pool_size: Some(6),
         pg_ro_host: Some(cluster.host().to_owned()),
         pg_ro_user: Some(READER_ROLE.into()),
         pg_ro_azure_client_id: Some(READER_CLIENT_ID.into()),
-        ..Default::default()
+        ..cluster.entra_settings(PRIMARY_ROLE)
     };
     let ok = run_against(settings, seconds, LOCAL).await?;
     println!(
