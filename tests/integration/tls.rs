@@ -61,3 +61,41 @@ async fn a_server_without_tls_is_refused() {
     );
     drop(plain);
 }
+
+/// What the client sends to a server that declines TLS: the 8-byte
+/// SSLRequest and nothing after it, so neither a startup packet nor the
+/// token ever leaves. A listener on loopback plays the server and keeps
+/// every byte it receives.
+#[tokio::test]
+async fn nothing_but_the_tls_request_reaches_a_server_that_declines_tls() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = [0u8; 8];
+        socket.read_exact(&mut request).await.unwrap();
+        socket.write_all(b"N").await.unwrap();
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(2), socket.read_to_end(&mut rest)).await;
+        (request, rest)
+    });
+
+    let setup = Setup::new("decline", Duration::from_secs(60)).await;
+    let mut settings = setup.settings();
+    settings.pg_port = Some(port);
+    let pools = setup.pools(settings).await.expect("pools");
+    let err = pools.primary().get().await.expect_err("must be refused");
+
+    let (request, rest) = server.await.unwrap();
+    // Length 8, then the SSLRequest code 80877103.
+    assert_eq!(request, [0, 0, 0, 8, 4, 210, 22, 47], "{err}");
+    assert!(
+        rest.is_empty(),
+        "{} bytes followed the TLS request",
+        rest.len()
+    );
+    let token = setup.endpoint.last_token().expect("a token was issued");
+    assert!(!err.to_string().contains(&token));
+}
