@@ -76,6 +76,12 @@ impl Settings {
     /// An unset `pg_ro_*` key reports the origin of its primary twin, since
     /// that is where its value comes from. An unset or unknown key reports
     /// [`Origin::Default`].
+    ///
+    /// Origins are recorded by the readers and by [`Settings::merge`]. A
+    /// field assigned directly after reading keeps the origin it had (the
+    /// field is public, so nothing sees the assignment); to override a value
+    /// read from a file or the environment and have the origin follow, merge
+    /// a `Settings` holding the new value instead.
     pub fn origin(&self, key: &str) -> Origin {
         let key = key.to_ascii_lowercase();
         let Some(key) = Self::keys().iter().copied().find(|known| *known == key) else {
