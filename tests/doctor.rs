@@ -92,6 +92,8 @@ async fn a_working_setup_passes_on_both_sides() {
         ("pg_host", "code")
     );
     assert_no_token(&report, &endpoint);
+    let connection = report.sides[0].connection.as_ref().unwrap();
+    assert_eq!(connection.certificate_verified, Some(true));
 }
 
 #[tokio::test]
@@ -227,6 +229,8 @@ async fn a_wrong_ca_says_tls_refused() {
             .unwrap()
             .contains("certificate verify failed")
     );
+    assert_eq!(connection.certificate_verified, Some(false));
+    assert!(report.to_string().contains("(did not verify)"), "{report}");
 }
 
 /// The binary, as an operator runs it: settings from a conf file and the

@@ -21,6 +21,9 @@ const SESSION: &str = "SELECT current_user::text, current_database()::text, \
 /// is checked.
 struct Handshake {
     subject: String,
+    /// Whether every certificate of the chain verified (always `true`
+    /// with `pg_ssl_verify` off, where nothing is checked).
+    verified: bool,
     protocol: Option<String>,
     cipher: Option<String>,
 }
@@ -37,6 +40,7 @@ pub(super) async fn connect(
         error: None,
         sqlstate: None,
         server_certificate: None,
+        certificate_verified: None,
         protocol: None,
         cipher: None,
         user: None,
@@ -61,12 +65,19 @@ pub(super) async fn connect(
             config.set_verify_hostname(false);
         }
         let seen = seen.clone();
+        let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mode = if verify {
             SslVerifyMode::PEER
         } else {
             SslVerifyMode::NONE
         };
         config.set_verify_callback(mode, move |ok, ctx| {
+            // OpenSSL checks the chain from its top down to the server's
+            // own certificate (depth 0) and reports a failure at the depth
+            // where it happens: remember it for the leaf's line.
+            if !ok {
+                failed.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             if ctx.error_depth() == 0
                 && let Some(cert) = ctx.current_cert()
             {
@@ -77,6 +88,7 @@ pub(super) async fn connect(
                     .and_then(|idx| ctx.ex_data(idx));
                 *seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(Handshake {
                     subject: name(cert.subject_name()),
+                    verified: !failed.load(std::sync::atomic::Ordering::Relaxed),
                     protocol: ssl.map(|s| s.version_str().to_owned()),
                     cipher: ssl
                         .and_then(|s| s.current_cipher())
@@ -104,6 +116,7 @@ pub(super) async fn connect(
     .await;
     if let Some(h) = subject.lock().unwrap_or_else(|p| p.into_inner()).take() {
         line.server_certificate = Some(h.subject);
+        line.certificate_verified = Some(h.verified);
         line.protocol = h.protocol;
         line.cipher = h.cipher;
     }

@@ -78,6 +78,9 @@ pub struct ConnectionLine {
     pub sqlstate: Option<String>,
     /// The subject of the server's certificate, as seen in the handshake.
     pub server_certificate: Option<String>,
+    /// Whether the server's certificate verified against the trusted CAs
+    /// (`None` when no certificate was seen).
+    pub certificate_verified: Option<bool>,
     /// The TLS protocol of the session, e.g. `TLSv1.3`; `None` without TLS
     /// or when the handshake did not get that far.
     pub protocol: Option<String>,
@@ -178,7 +181,12 @@ impl fmt::Display for SideReport {
             };
             writeln!(f, "  tls                 {tls}")?;
             if let Some(s) = &c.server_certificate {
-                writeln!(f, "  server certificate  {s}")?;
+                let note = if c.certificate_verified == Some(false) {
+                    " (did not verify)"
+                } else {
+                    ""
+                };
+                writeln!(f, "  server certificate  {s}{note}")?;
             }
             if let (Some(u), Some(d), Some(ro)) = (&c.user, &c.database, c.read_only) {
                 let ro = if ro { "read-only" } else { "read-write" };
