@@ -273,3 +273,50 @@ async fn app_service_form_and_faults() {
         .await
         .expect("answer after resume");
 }
+
+/// The Azure-like login (cleartext inside TLS): the current token logs in,
+/// the previous one and a wrong one are refused, and the server really uses
+/// the `password` method.
+#[tokio::test]
+async fn cleartext_login_checks_tokens_like_scram_does() {
+    use pg_entra_pool::testkit::Login;
+
+    let cluster = TestCluster::builder()
+        .login(Login::Cleartext)
+        .start()
+        .expect("cluster");
+    assert_eq!(cluster.login(), Login::Cleartext);
+    cluster.create_role("app", None).await.expect("role");
+    let endpoint = TokenEndpoint::builder()
+        .identity(None, "app")
+        .cluster(&cluster)
+        .start()
+        .await
+        .expect("endpoint");
+    let credential = ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
+        client_options: endpoint.client_options(),
+        ..Default::default()
+    }))
+    .expect("credential");
+
+    let first = credential.get_token(&[SCOPE], None).await.expect("token");
+    login(&cluster, cluster.ca_file(), first.token.secret())
+        .await
+        .expect("the token logs in");
+    let err = login(&cluster, cluster.ca_file(), "not-the-token")
+        .await
+        .expect_err("a wrong password is refused");
+    assert_eq!(err.code(), Some(&SqlState::INVALID_PASSWORD));
+
+    let hba = cluster
+        .admin()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT auth_method FROM pg_hba_file_rules WHERE 'hostssl' = type",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(hba.get::<_, String>(0), "password");
+}

@@ -18,10 +18,26 @@ use super::watchdog;
 /// The superuser that [`TestCluster::admin`] logs in as, over the unix socket.
 pub const ADMIN_USER: &str = "postgres";
 
+/// How the cluster checks the passwords of TCP logins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Login {
+    /// `scram-sha-256`: the password never crosses the wire; the client
+    /// proves it knows it. The default, and the strictest check.
+    #[default]
+    Scram,
+    /// `password`: the password travels in clear inside TLS and the server
+    /// checks it, which is how Azure Database for PostgreSQL takes Entra
+    /// tokens. Passwords are stored as MD5 hashes. For measurements whose
+    /// cost profile should match Azure's (no key stretching on the client).
+    Cleartext,
+}
+
 /// Settings for a [`TestCluster`]; made by [`TestCluster::builder`].
 #[derive(Debug, Clone)]
 pub struct TestClusterBuilder {
     ssl: bool,
+    login: Login,
 }
 
 impl TestClusterBuilder {
@@ -29,6 +45,12 @@ impl TestClusterBuilder {
     /// it runs with `ssl = off`, to test that a client refuses such a server.
     pub fn ssl(mut self, on: bool) -> Self {
         self.ssl = on;
+        self
+    }
+
+    /// How TCP logins are checked (default [`Login::Scram`]).
+    pub fn login(mut self, login: Login) -> Self {
+        self.login = login;
         self
     }
 
@@ -62,6 +84,7 @@ impl TestClusterBuilder {
             data_dir,
             port: 0,
             ssl: self.ssl,
+            login: self.login,
             watchdog,
         };
         cluster.init()?;
@@ -92,6 +115,7 @@ pub struct TestCluster {
     other_ca_file: PathBuf,
     port: u16,
     ssl: bool,
+    login: Login,
     watchdog: Option<Child>,
 }
 
@@ -105,10 +129,25 @@ impl std::fmt::Debug for TestCluster {
     }
 }
 
+impl Login {
+    /// What `ALTER ROLE role PASSWORD ...` should store for `password`: a
+    /// hash the server can check, so the password itself never appears in
+    /// SQL text (where a driver's query log could show it).
+    pub(crate) fn stored_password(self, role: &str, password: &str) -> String {
+        match self {
+            Login::Scram => super::scram::verifier(password),
+            Login::Cleartext => super::scram::md5_verifier(role, password),
+        }
+    }
+}
+
 impl TestCluster {
     /// Settings for a cluster, TLS on by default.
     pub fn builder() -> TestClusterBuilder {
-        TestClusterBuilder { ssl: true }
+        TestClusterBuilder {
+            ssl: true,
+            login: Login::Scram,
+        }
     }
 
     /// Starts a cluster with TLS on; see [`TestClusterBuilder::start`].
@@ -128,6 +167,11 @@ impl TestCluster {
     /// The TCP port, the same across [`restart`](Self::restart).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// How TCP logins are checked.
+    pub fn login(&self) -> Login {
+        self.login
     }
 
     /// Whether the server offers TLS.
@@ -246,7 +290,7 @@ impl TestCluster {
         let mut sql = format!("CREATE ROLE {} LOGIN", quote_ident(name));
         if let Some(password) = password {
             sql.push_str(" PASSWORD ");
-            sql.push_str(&quote_literal(&super::scram::verifier(password)));
+            sql.push_str(&quote_literal(&self.login.stored_password(name, password)));
         }
         self.admin().await?.batch_execute(&sql).await
     }
@@ -360,12 +404,16 @@ impl TestCluster {
     }
 
     fn hba(&self) -> String {
+        let method = match self.login {
+            Login::Scram => "scram-sha-256",
+            Login::Cleartext => "password",
+        };
         let mut s = format!("local all {ADMIN_USER} trust\n");
         // A hostssl line cannot match when ssl is off; leave it out then.
         if self.ssl {
-            s += "hostssl all all 127.0.0.1/32 scram-sha-256\n";
+            s += &format!("hostssl all all 127.0.0.1/32 {method}\n");
         }
-        s += "hostnossl all all 127.0.0.1/32 scram-sha-256\n";
+        s += &format!("hostnossl all all 127.0.0.1/32 {method}\n");
         s
     }
 

@@ -12,7 +12,7 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::cluster::TestCluster;
+use super::cluster::{Login, TestCluster};
 use super::fault::Fault;
 use super::http::find_header;
 use super::serve;
@@ -47,6 +47,9 @@ pub(crate) struct Settings {
     pub lifetime: Duration,
     pub min_token_len: Option<usize>,
     pub admin: Option<tokio_postgres::Config>,
+    /// How the linked cluster checks passwords, so issued tokens are stored
+    /// in a form it can check.
+    pub login: Login,
 }
 
 /// What the endpoint's tasks share with its handle.
@@ -84,6 +87,7 @@ pub struct TokenEndpointBuilder {
     lifetime: Duration,
     min_token_len: Option<usize>,
     admin: Option<tokio_postgres::Config>,
+    login: Login,
     listener: Option<std::net::TcpListener>,
 }
 
@@ -166,7 +170,8 @@ impl TokenEndpointBuilder {
 
     /// Makes each issued token the password of its identity's role in
     /// `cluster`, valid until the token expires.
-    pub fn cluster(self, cluster: &TestCluster) -> Self {
+    pub fn cluster(mut self, cluster: &TestCluster) -> Self {
+        self.login = cluster.login();
         self.admin_config(cluster.admin_config())
     }
 
@@ -222,6 +227,7 @@ impl TokenEndpointBuilder {
                 lifetime: self.lifetime,
                 min_token_len: self.min_token_len,
                 admin: self.admin,
+                login: self.login,
             },
             fault: Mutex::new(None),
             requests: AtomicUsize::new(0),
@@ -284,6 +290,7 @@ impl TokenEndpoint {
             lifetime: Duration::from_secs(10),
             min_token_len: None,
             admin: None,
+            login: Login::Scram,
             listener: None,
         }
     }

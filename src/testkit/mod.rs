@@ -137,7 +137,7 @@ mod transport;
 mod wait;
 mod watchdog;
 
-pub use cluster::{ADMIN_USER, TestCluster, TestClusterBuilder};
+pub use cluster::{ADMIN_USER, Login, TestCluster, TestClusterBuilder};
 pub use endpoint::{
     DEFAULT_TENANT, IMDS_PATH, RecordedRequest, TokenEndpoint, TokenEndpointBuilder,
 };

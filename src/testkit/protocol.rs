@@ -9,7 +9,6 @@ use super::cluster::{quote_ident, quote_literal};
 use super::endpoint::{IMDS_PATH, Identity, Shared, lock};
 use super::fault::ExpiresOnForm;
 use super::http::{Message, decode_pairs};
-use super::scram;
 use super::token::{self, Claims, now_secs};
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -296,7 +295,7 @@ async fn issue(
         let sql = format!(
             "ALTER ROLE {} PASSWORD {} VALID UNTIL {}",
             quote_ident(&identity.role),
-            quote_literal(&scram::verifier(&token)),
+            quote_literal(&settings.login.stored_password(&identity.role, &token)),
             quote_literal(&token::timestamptz(expires_at))
         );
         if let Err(error) = set_password(config, &mut admin, &sql).await {

@@ -37,6 +37,17 @@ pub(crate) fn verifier(password: &str) -> String {
     )
 }
 
+/// The MD5 form PostgreSQL stores for `password` of `role`:
+/// `md5` + hex(md5(password + role)).
+pub(crate) fn md5_verifier(role: &str, password: &str) -> String {
+    let mut input = Vec::with_capacity(password.len() + role.len());
+    input.extend_from_slice(password.as_bytes());
+    input.extend_from_slice(role.as_bytes());
+    let digest = openssl::hash::hash(MessageDigest::md5(), &input).expect("md5");
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("md5{hex}")
+}
+
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     let key = PKey::hmac(key).expect("hmac key");
     let mut signer = Signer::new(MessageDigest::sha256(), &key).expect("hmac");
@@ -58,5 +69,17 @@ mod tests {
         assert_eq!(STANDARD.decode(stored).unwrap().len(), 32);
         assert_eq!(STANDARD.decode(server).unwrap().len(), 32);
         assert_ne!(verifier("same"), verifier("same"), "fresh salt each time");
+    }
+
+    #[test]
+    fn the_md5_form_is_postgres_own() {
+        // md5("secret" + "alice"), as PostgreSQL computes it.
+        let expected = {
+            let d = openssl::hash::hash(MessageDigest::md5(), b"secretalice").unwrap();
+            let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
+            format!("md5{hex}")
+        };
+        assert_eq!(md5_verifier("alice", "secret"), expected);
+        assert_eq!(md5_verifier("alice", "secret").len(), 35);
     }
 }
