@@ -11,14 +11,14 @@
 pub mod ratios;
 
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use azure_core::credentials::TokenCredential;
 use azure_identity::{ManagedIdentityCredential, ManagedIdentityCredentialOptions};
 use deadpool_postgres::{Connect, Manager, ManagerConfig, RecyclingMethod, Runtime};
-use pg_entra_pool::testkit::{Fault, TestCluster, TokenEndpoint};
+use pg_entra_pool::testkit::{Fault, Login, TestCluster, TokenEndpoint};
 use pg_entra_pool::{Pools, RefreshPolicy, Settings};
 use postgres_openssl::MakeTlsConnector;
 use tokio::task::JoinHandle;
@@ -50,10 +50,31 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-/// One cluster per bench binary; the testkit's watchdog removes it when
-/// the process exits.
+/// Whether setups made from now on use the cluster whose logins work as
+/// Azure's do (cleartext inside TLS) rather than the SCRAM one.
+static AZURE_LOGIN: AtomicBool = AtomicBool::new(false);
+
+/// Makes the setups created after this call use the Azure-like login
+/// (`true`) or SCRAM (`false`, the default). Pools keep the cluster they
+/// were made on.
+pub fn use_azure_login(on: bool) {
+    AZURE_LOGIN.store(on, Ordering::Relaxed);
+}
+
+/// One cluster per login mode and bench binary; the testkit's watchdog
+/// removes it when the process exits.
 pub fn cluster() -> &'static TestCluster {
-    TestCluster::shared()
+    static AZURE_LIKE: OnceLock<TestCluster> = OnceLock::new();
+    if AZURE_LOGIN.load(Ordering::Relaxed) {
+        AZURE_LIKE.get_or_init(|| {
+            TestCluster::builder()
+                .login(Login::Cleartext)
+                .start()
+                .expect("start the test cluster")
+        })
+    } else {
+        TestCluster::shared()
+    }
 }
 
 /// A role name no other pool in this process uses.
