@@ -95,4 +95,11 @@ async fn a_connection_held_past_the_keepalive_timeout_is_not_closed_as_idle() {
     let status = pool.status();
     assert_eq!(status.closed_idle, 0, "closed after 1.2 s idle: {status:?}");
     assert_eq!(status.idle, 1, "{status:?}");
+
+    // Idle past the timeout (plus at most one sweep), it goes.
+    let closed = pg_entra_pool::testkit::eventually(Duration::from_secs(4), async || {
+        pool.status().closed_idle == 1
+    })
+    .await;
+    assert!(closed, "{:?}", pool.status());
 }
