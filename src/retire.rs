@@ -11,6 +11,7 @@
 //! last tokens was installed). A login that straddles a refresh is counted
 //! with the newer token and so retired one rollover late, never early.
 
+use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -63,15 +64,30 @@ impl Retirement {
     pub(crate) fn start(self, pool: &deadpool_postgres::Pool, name: &'static str) -> SweepTask {
         let weak = pool.weak();
         SweepTask(tokio::spawn(async move {
+            // deadpool records when a connection was last handed out, not
+            // when it came back: the first sweep that finds it idle (with
+            // the same use count) stands in for that, one sweep late at
+            // worst, never early.
+            let mut idle_since: HashMap<(Instant, usize), Instant> = HashMap::new();
             loop {
                 tokio::time::sleep(self.interval()).await;
                 let Some(pool) = weak.upgrade() else {
                     return;
                 };
                 let now = Instant::now();
+                let mut seen = HashMap::with_capacity(idle_since.len());
                 let removed = pool
-                    .retain(|_, metrics| self.check(&metrics, now).is_none())
+                    .retain(|_, metrics| {
+                        let key = (metrics.created, metrics.recycle_count);
+                        let since = idle_since.get(&key).copied().unwrap_or(now);
+                        let keep = self.check(&metrics, since, now).is_none();
+                        if keep {
+                            seen.insert(key, since);
+                        }
+                        keep
+                    })
                     .removed;
+                idle_since = seen;
                 if !removed.is_empty() {
                     debug!(
                         pool = name,
@@ -96,10 +112,9 @@ impl Retirement {
         (window / 8).clamp(MIN_SWEEP, MAX_SWEEP)
     }
 
-    fn check(&self, metrics: &Metrics, now: Instant) -> Option<Reason> {
-        let last_used = metrics.recycled.unwrap_or(metrics.created);
+    fn check(&self, metrics: &Metrics, idle_since: Instant, now: Instant) -> Option<Reason> {
         if let Some(limit) = self.keepalive
-            && now.saturating_duration_since(last_used) > limit
+            && now.saturating_duration_since(idle_since) > limit
         {
             Counters::bump(&self.counters.closed_idle);
             return Some(Reason::Idle);

@@ -59,6 +59,12 @@ struct Shared {
     attempts: watch::Sender<u64>,
     /// A forced refresh wants a token newer than this generation.
     wanted_after: AtomicU64,
+    /// Counts forced refreshes asked for; each caller that asks takes the
+    /// next number.
+    forced_asked: AtomicU64,
+    /// The highest `forced_asked` seen when a request that has since ended
+    /// began: every forced refresh up to it has had its answer.
+    forced_served: AtomicU64,
     last_forced: Mutex<Option<Instant>>,
     token_requests: AtomicU64,
     consecutive_failures: AtomicU32,
@@ -113,6 +119,8 @@ impl TokenCache {
             wake: wake.clone(),
             attempts: watch::Sender::new(1),
             wanted_after: AtomicU64::new(0),
+            forced_asked: AtomicU64::new(0),
+            forced_served: AtomicU64::new(0),
             last_forced: Mutex::new(None),
             token_requests: AtomicU64::new(1),
             consecutive_failures: AtomicU32::new(0),
@@ -173,8 +181,10 @@ impl TokenCache {
         let mut attempts = s.attempts.subscribe();
         attempts.borrow_and_update();
         let under_way = s.fetching.load(Ordering::Acquire);
+        let mut ticket = None;
         let patience = if notify {
             s.wanted_after.fetch_max(generation, Ordering::Relaxed);
+            ticket = Some(s.forced_asked.fetch_add(1, Ordering::AcqRel) + 1);
             debug!(generation, "login refused: asking for a newer token");
             s.wake.notify_one();
             s.policy.fetch_timeout
@@ -185,9 +195,18 @@ impl TokenCache {
         } else {
             s.policy.min_forced_interval.min(s.policy.fetch_timeout)
         };
+        // With a forced request of our own, wait until a newer token comes
+        // or a request begun after ours was asked for has ended without one
+        // (a credential that hands back the token we have will keep doing so
+        // for a while: waiting longer only delays the caller's error).
+        let answered =
+            |s: &Shared| ticket.is_some_and(|t| s.forced_served.load(Ordering::Acquire) >= t);
         let wait = async {
+            if newer(s).is_some() || answered(s) {
+                return;
+            }
             while attempts.changed().await.is_ok() {
-                if newer(s).is_some() || !notify {
+                if newer(s).is_some() || !notify || answered(s) {
                     break;
                 }
             }
@@ -241,6 +260,7 @@ impl Shared {
     /// One token request; returns how long to wait before the next.
     async fn refresh_once(&self) -> Duration {
         self.token_requests.fetch_add(1, Ordering::Relaxed);
+        let serving = self.forced_asked.load(Ordering::Acquire);
         self.fetching.store(true, Ordering::Release);
         let result = fetch(&self.chain, &self.policy).await;
         self.fetching.store(false, Ordering::Release);
@@ -248,6 +268,7 @@ impl Shared {
             Ok(token) => self.install(token),
             Err(e) => self.failed(e),
         };
+        self.forced_served.fetch_max(serving, Ordering::AcqRel);
         self.attempts.send_modify(|n| *n += 1);
         delay
     }
@@ -267,7 +288,12 @@ impl Shared {
             // endpoint that repeats itself): not a refresh. Try again later
             // without counting it as an error.
             let streak = self.stale_streak.fetch_add(1, Ordering::Relaxed) + 1;
-            let delay = self.policy.backoff(streak, jitter_unit(), None);
+            // A forced request far from expiry gets the same answer until
+            // the credential's own refresh window: wait for the schedule.
+            let delay = self
+                .policy
+                .backoff(streak, jitter_unit(), None)
+                .max(self.next_delay_after_success());
             debug!(
                 fingerprint = %current.fingerprint,
                 retry_in_ms = delay.as_millis() as u64,

@@ -179,3 +179,30 @@ async fn a_failing_first_fetch_fails_the_build_with_the_credential_error() {
     assert!(text.contains("endpoint unreachable"), "{text}");
     assert!(text.contains("custom credential"), "{text}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_forced_refresh_that_brings_the_same_token_answers_at_once() {
+    let fake = Fake::new(3600);
+    let cache = cache(&fake).await;
+    fake.set(Next::Same);
+    let asked = tokio::time::Instant::now();
+    assert!(cache.newer_than(1).await.is_none());
+    let waited = asked.elapsed();
+    // One request of 50 ms was made and brought nothing newer: waiting on
+    // for the backoff retries only delays the refused login's error.
+    assert!(waited < Duration::from_secs(1), "waited {waited:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_forced_refresh_far_from_expiry_does_not_start_a_stream_of_requests() {
+    let fake = Fake::new(3600);
+    let cache = cache(&fake).await;
+    fake.set(Next::Same);
+    let _ = tokio::time::timeout(Duration::from_secs(1), cache.newer_than(1)).await;
+    // The credential keeps its token until near expiry; the scheduled
+    // refresh is 55 minutes away. Asking again every half minute until then
+    // fetches nothing.
+    tokio::time::sleep(Duration::from_secs(3000)).await;
+    let calls = fake.calls();
+    assert!(calls <= 4, "{calls} token requests in 50 minutes");
+}

@@ -74,3 +74,32 @@ async fn futures_batch(pool: &pg_entra_pool::EntraPool, n: usize) -> Vec<pg_entr
     }
     batch
 }
+
+/// `pg_keepalive_timeout` counts idle time: a connection held longer than
+/// the timeout and then handed back is not idle, and stays in the pool.
+#[tokio::test]
+async fn a_connection_held_past_the_keepalive_timeout_is_not_closed_as_idle() {
+    let setup = Setup::new("held", Duration::from_secs(600)).await;
+    let mut settings = setup.settings();
+    settings.pg_keepalive_timeout = Some(2000);
+    let pools = setup.pools(settings).await.expect("pools");
+    let pool = pools.primary();
+
+    let conn = pool.get().await.expect("connection");
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    conn.simple_query("SELECT 1").await.expect("query");
+    drop(conn);
+
+    // More than one sweep (at most 1 s apart), less than the timeout.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let status = pool.status();
+    assert_eq!(status.closed_idle, 0, "closed after 1.2 s idle: {status:?}");
+    assert_eq!(status.idle, 1, "{status:?}");
+
+    // Idle past the timeout (plus at most one sweep), it goes.
+    let closed = pg_entra_pool::testkit::eventually(Duration::from_secs(4), async || {
+        pool.status().closed_idle == 1
+    })
+    .await;
+    assert!(closed, "{:?}", pool.status());
+}
