@@ -192,8 +192,12 @@ impl TokenCache {
             // The server may want the token that request brings: wait for
             // it however long it takes, but for that one request only.
             s.policy.fetch_timeout
-        } else {
+        } else if s.forced_asked.load(Ordering::Acquire) > s.forced_served.load(Ordering::Acquire) {
+            // Another caller's forced request is asked for but not begun.
             s.policy.min_forced_interval.min(s.policy.fetch_timeout)
+        } else {
+            // Nothing is coming: the caller's error should not wait.
+            return None;
         };
         // With a forced request of our own, wait until a newer token comes
         // or a request begun after ours was asked for has ended without one

@@ -206,3 +206,14 @@ async fn a_forced_refresh_far_from_expiry_does_not_start_a_stream_of_requests() 
     let calls = fake.calls();
     assert!(calls <= 4, "{calls} token requests in 50 minutes");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_second_refusal_inside_the_interval_with_nothing_under_way_answers_at_once() {
+    let fake = Fake::new(3600);
+    let cache = cache(&fake).await;
+    assert_eq!(cache.newer_than(1).await.expect("newer").generation, 2);
+    let started = tokio::time::Instant::now();
+    assert!(cache.newer_than(2).await.is_none());
+    assert_eq!(started.elapsed(), std::time::Duration::ZERO, "waited for nothing");
+    assert_eq!(fake.calls(), 2);
+}
