@@ -214,6 +214,10 @@ async fn a_second_refusal_inside_the_interval_with_nothing_under_way_answers_at_
     assert_eq!(cache.newer_than(1).await.expect("newer").generation, 2);
     let started = tokio::time::Instant::now();
     assert!(cache.newer_than(2).await.is_none());
-    assert_eq!(started.elapsed(), std::time::Duration::ZERO, "waited for nothing");
+    assert_eq!(
+        started.elapsed(),
+        std::time::Duration::ZERO,
+        "waited for nothing"
+    );
     assert_eq!(fake.calls(), 2);
 }
