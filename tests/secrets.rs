@@ -11,7 +11,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pg_entra_pool::testkit::{Fault, TestCluster, TokenEndpoint, eventually};
+use pg_entra_pool::testkit::{Fault, FederatedTokenFile, TestCluster, TokenEndpoint, eventually};
 use pg_entra_pool::{Pools, RefreshPolicy, Secret, Settings};
 
 const CLIENT_SECRET: &str = "client-secret-value-never-printed-7Qx~";
@@ -55,13 +55,10 @@ async fn no_secret_appears_in_any_trace_event_or_printout() {
         .with_writer(move || writer.clone())
         .init();
 
-    let dir = std::env::temp_dir().join(format!("pg-entra-secrets-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let token_file = dir.join("federated-token");
-    std::fs::write(&token_file, ASSERTION).unwrap();
+    let token_file = FederatedTokenFile::new(ASSERTION).expect("token file");
     // SAFETY: set before any pool or credential reads the environment, in
     // the only test of this binary; no other thread reads it yet.
-    unsafe { std::env::set_var("AZURE_FEDERATED_TOKEN_FILE", &token_file) };
+    unsafe { std::env::set_var("AZURE_FEDERATED_TOKEN_FILE", token_file.path()) };
 
     let cluster = tokio::task::spawn_blocking(TestCluster::start)
         .await
@@ -171,7 +168,7 @@ async fn no_secret_appears_in_any_trace_event_or_printout() {
     );
     drop((sp, wi));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(token_file);
 
     let text = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
     // The capture saw what it should, so its silence means something.

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use pg_entra_pool::testkit::{Fault, TestCluster, TokenEndpoint, eventually};
+use pg_entra_pool::testkit::{Fault, FederatedTokenFile, TestCluster, TokenEndpoint, eventually};
 use pg_entra_pool::{Pools, RefreshPolicy, Settings};
 
 const ASSERTION: &str = "eyJhbGciOiJSUzI1NiJ9.workload.assertion";
@@ -14,13 +14,10 @@ const ASSERTION: &str = "eyJhbGciOiJSUzI1NiJ9.workload.assertion";
 /// client id is a configuration error that names it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workload_identity_logs_in_and_heals_from_a_stale_assertion() {
-    let dir = std::env::temp_dir().join(format!("pg-entra-wi-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("token");
-    std::fs::write(&file, ASSERTION).unwrap();
+    let file = FederatedTokenFile::new(ASSERTION).expect("token file");
     // SAFETY: the only test of this binary sets it before any credential
     // is built; no other thread reads the environment yet.
-    unsafe { std::env::set_var("AZURE_FEDERATED_TOKEN_FILE", &file) };
+    unsafe { std::env::set_var("AZURE_FEDERATED_TOKEN_FILE", file.path()) };
 
     let cluster = tokio::task::spawn_blocking(TestCluster::start)
         .await
@@ -128,5 +125,4 @@ async fn workload_identity_logs_in_and_heals_from_a_stale_assertion() {
         pools.status()
     );
     drop(pools);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -133,6 +133,7 @@ mod protocol;
 mod scram;
 mod serve;
 mod token;
+mod token_file;
 mod transport;
 mod wait;
 mod watchdog;
@@ -142,5 +143,6 @@ pub use endpoint::{
     DEFAULT_TENANT, IMDS_PATH, RecordedRequest, TokenEndpoint, TokenEndpointBuilder,
 };
 pub use fault::{ExpiresOnForm, Fault};
+pub use token_file::FederatedTokenFile;
 pub use transport::{LoopbackTransport, SentRequest};
 pub use wait::{eventually, unique_name};

@@ -10,9 +10,9 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}_{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Checks `check` every 50 ms until it holds or `limit` has passed; says
-/// whether it held. For waiting on token lifetimes and server restarts,
-/// never for asserting speed.
+/// Checks `check` every 50 ms until it holds or `limit` has passed (with
+/// one last check then); says whether it held. For waiting on token
+/// lifetimes and server restarts, never for asserting speed.
 pub async fn eventually(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
     while tokio::time::Instant::now() < deadline {
@@ -21,5 +21,5 @@ pub async fn eventually(limit: Duration, mut check: impl AsyncFnMut() -> bool) -
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    false
+    check().await
 }

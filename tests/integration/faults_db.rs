@@ -2,16 +2,14 @@
 //! server that is down, wrong names, a login during a token rotation.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use azure_core::credentials::TokenCredential;
 use azure_identity::{ManagedIdentityCredential, ManagedIdentityCredentialOptions};
-use pg_entra_pool::testkit::{TestCluster, TokenEndpoint};
+use pg_entra_pool::testkit::{TestCluster, TokenEndpoint, eventually};
 use pg_entra_pool::{Error, Pools};
 
-use crate::faults_token::eventually;
-use crate::support::{SCOPE, Setup, cluster, unique_role};
+use crate::support::{Load, SCOPE, Setup, cluster, unique_role};
 
 /// Terminates every backend of `role` and waits until they are gone.
 async fn terminate_backends(cluster: &TestCluster, role: &str) -> i64 {
@@ -111,48 +109,20 @@ async fn a_restart_under_load_is_survived() {
         .await
         .expect("pools");
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let ok = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..8 {
-        let (pool, stop, ok) = (pools.primary().clone(), stop.clone(), ok.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut failures = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let result = async {
-                    let client = pool.get().await?;
-                    client.simple_query("SELECT 1").await?;
-                    Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-                }
-                .await;
-                match result {
-                    Ok(()) => {
-                        ok.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(e) => failures.push(explain(&*e)),
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            failures
-        }));
-    }
+    let load = Load::start(pools.primary(), 8);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let restarter = own.clone();
     tokio::task::spawn_blocking(move || restarter.restart())
         .await
         .unwrap()
         .expect("restart");
-    let after_restart = ok.load(Ordering::Relaxed);
+    let after_restart = load.ok();
     // Serving again, by itself.
     let serving = eventually(Duration::from_secs(10), async || {
-        ok.load(Ordering::Relaxed) > after_restart + 100
+        load.ok() > after_restart + 100
     })
     .await;
-    stop.store(true, Ordering::Relaxed);
-    let mut failures = Vec::new();
-    for t in tasks {
-        failures.extend(t.await.unwrap());
-    }
+    let failures = load.stop().await;
     assert!(serving, "not serving after the restart: {failures:?}");
     for f in &failures {
         assert!(!f.trim().is_empty());
@@ -174,21 +144,6 @@ async fn a_restart_under_load_is_survived() {
     for _ in 0..20 {
         let client = pools.primary().get().await.expect("connection");
         client.simple_query("SELECT 1").await.expect("query");
-    }
-}
-
-/// The error with the server's message and SQLSTATE, which a query error's
-/// own `Display` ("db error") leaves to its source.
-fn explain(e: &(dyn std::error::Error + 'static)) -> String {
-    match e.downcast_ref::<tokio_postgres::Error>() {
-        Some(pg) => match pg.as_db_error() {
-            Some(db) => format!("{}: {} ({})", pg, db.message(), db.code().code()),
-            None => format!(
-                "{pg}: {:?}",
-                std::error::Error::source(pg).map(|s| s.to_string())
-            ),
-        },
-        None => e.to_string(),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use pg_entra_pool::testkit::{ExpiresOnForm, Fault, TokenEndpoint};
+use pg_entra_pool::testkit::{ExpiresOnForm, Fault, TokenEndpoint, eventually};
 use pg_entra_pool::{Error, Pools, RefreshPolicy, Settings};
 
 use crate::support::{Setup, cluster, unique_role};
@@ -30,18 +30,6 @@ pub async fn pools_with(
         .refresh_policy(policy)
         .build()
         .await
-}
-
-/// Polls `check` every 50 ms until it holds or `limit` passes.
-pub async fn eventually(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    check().await
 }
 
 async fn query_ok(pools: &Pools) -> bool {

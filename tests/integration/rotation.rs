@@ -1,8 +1,6 @@
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::support::{Setup, direct_login};
+use crate::support::{Load, Setup, direct_login};
 
 /// Tokens live 3 seconds; for 10 seconds, 8 tasks query while the tokens
 /// rotate. Each rotation makes the server refuse the previous token, and
@@ -15,40 +13,12 @@ async fn rotation_refuses_old_tokens_and_serves_without_a_failed_query() {
     let pools = setup.pools(settings).await.expect("pools");
     let first_token = setup.endpoint.last_token().expect("first token");
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let ok = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..8 {
-        let (pool, stop, ok) = (pools.primary().clone(), stop.clone(), ok.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut failures = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let result = async {
-                    let client = pool.get().await?;
-                    client.simple_query("SELECT 1").await?;
-                    Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-                }
-                .await;
-                match result {
-                    Ok(()) => ok.fetch_add(1, Ordering::Relaxed),
-                    Err(e) => {
-                        failures.push(e.to_string());
-                        0
-                    }
-                };
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            failures
-        }));
-    }
+    let load = Load::start(pools.primary(), 8);
     tokio::time::sleep(Duration::from_secs(10)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut failures = Vec::new();
-    for t in tasks {
-        failures.extend(t.await.unwrap());
-    }
+    let ok = load.ok();
+    let failures = load.stop().await;
     assert!(failures.is_empty(), "failed queries: {failures:?}");
-    assert!(ok.load(Ordering::Relaxed) > 100);
+    assert!(ok > 100, "{ok} queries in 10 s");
 
     let status = pools.status();
     let installed = status.tokens[0].tokens_installed;

@@ -1,7 +1,12 @@
 //! One cluster per test binary (stopped by the testkit's watchdog when the
 //! process exits); each test gets its own roles and token endpoint.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
+
+use pg_entra_pool::EntraPool;
+use tokio::task::JoinHandle;
 
 use pg_entra_pool::testkit::{TestCluster, TokenEndpoint};
 use pg_entra_pool::{Pools, Settings};
@@ -108,4 +113,74 @@ pub async fn direct_login(role: &str, password: &str) -> Result<(), tokio_postgr
     drop(client);
     let _ = task.await;
     Ok(())
+}
+
+/// Tasks that check out a connection and run `SELECT 1`, 5 ms apart, until
+/// stopped; they keep every failure, explained.
+pub struct Load {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU64>,
+    tasks: Vec<JoinHandle<Vec<String>>>,
+}
+
+impl Load {
+    pub fn start(pool: &EntraPool, tasks: usize) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ok = Arc::new(AtomicU64::new(0));
+        let tasks = (0..tasks)
+            .map(|_| {
+                let (pool, stop, ok) = (pool.clone(), stop.clone(), ok.clone());
+                tokio::spawn(async move {
+                    let mut failures = Vec::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        let result = async {
+                            let client = pool.get().await?;
+                            client.simple_query("SELECT 1").await?;
+                            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+                        }
+                        .await;
+                        match result {
+                            Ok(()) => {
+                                ok.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(e) => failures.push(explain(&*e)),
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    failures
+                })
+            })
+            .collect();
+        Self { stop, ok, tasks }
+    }
+
+    /// Queries that succeeded so far.
+    pub fn ok(&self) -> u64 {
+        self.ok.load(Ordering::Relaxed)
+    }
+
+    /// Stops the tasks and returns every failure.
+    pub async fn stop(self) -> Vec<String> {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut failures = Vec::new();
+        for task in self.tasks {
+            failures.extend(task.await.expect("load task"));
+        }
+        failures
+    }
+}
+
+/// The error with the server's message and SQLSTATE, which a query error's
+/// own `Display` ("db error") leaves to its source.
+pub fn explain(e: &(dyn std::error::Error + 'static)) -> String {
+    match e.downcast_ref::<tokio_postgres::Error>() {
+        Some(pg) => match pg.as_db_error() {
+            Some(db) => format!("{}: {} ({})", pg, db.message(), db.code().code()),
+            None => format!(
+                "{pg}: {:?}",
+                std::error::Error::source(pg).map(|s| s.to_string())
+            ),
+        },
+        None => e.to_string(),
+    }
 }
