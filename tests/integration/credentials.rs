@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use pg_entra_pool::Error;
-use pg_entra_pool::testkit::{IMDS_PATH, TokenEndpoint};
+use pg_entra_pool::testkit::IMDS_PATH;
 
-use crate::support::{SCOPE, Setup, cluster, unique_role};
+use crate::support::{SCOPE, Setup};
 
 const RESOURCE: &str = "https://ossrdbms-aad.database.windows.net";
 
@@ -41,15 +41,10 @@ async fn system_assigned_managed_identity_asks_the_metadata_endpoint_for_the_res
 
 #[tokio::test]
 async fn user_assigned_managed_identity_sends_its_client_id() {
-    let role = unique_role("uami");
-    cluster().create_role(&role, None).await.unwrap();
-    let endpoint = TokenEndpoint::builder()
-        .identity(Some("11111111-aaaa-4bbb-8ccc-222222222222"), &role)
-        .cluster(cluster())
-        .start()
-        .await
-        .unwrap();
-    let setup = Setup { role, endpoint };
+    let setup = Setup::with_endpoint("uami", |endpoint, role| {
+        endpoint.identity(Some("11111111-aaaa-4bbb-8ccc-222222222222"), role)
+    })
+    .await;
     let mut settings = setup.settings();
     settings.pg_azure_client_id = Some("11111111-aaaa-4bbb-8ccc-222222222222".into());
     let pools = setup.pools(settings).await.expect("pools");

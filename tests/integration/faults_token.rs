@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use pg_entra_pool::testkit::{ExpiresOnForm, Fault, TokenEndpoint, eventually};
 use pg_entra_pool::{Error, Pools, RefreshPolicy, Settings};
 
-use crate::support::{Setup, cluster, unique_role};
+use crate::support::Setup;
 
 /// Small backoffs and a short fetch timeout, so faults play out in seconds.
 pub fn quick_policy() -> RefreshPolicy {
@@ -213,16 +213,12 @@ async fn hangs_slow_answers_and_refused_connections_are_cut_and_explained() {
 /// retried. During a later refresh it is retried only every `max_backoff`.
 #[tokio::test]
 async fn identity_not_found_is_a_config_error_naming_the_client_id() {
-    let role = unique_role("nf");
-    cluster().create_role(&role, None).await.unwrap();
-    let endpoint = TokenEndpoint::builder()
-        .identity(Some("22222222-0000-4000-8000-00000000aaaa"), &role)
-        .lifetime(Duration::from_secs(2))
-        .cluster(cluster())
-        .start()
-        .await
-        .unwrap();
-    let setup = Setup { role, endpoint };
+    let setup = Setup::with_endpoint("nf", |endpoint, role| {
+        endpoint
+            .identity(Some("22222222-0000-4000-8000-00000000aaaa"), role)
+            .lifetime(Duration::from_secs(2))
+    })
+    .await;
     let mut settings = setup.settings();
     settings.pg_azure_client_id = Some("33333333-0000-4000-8000-00000000bbbb".into());
     let err = pools_with(&setup.endpoint, settings.clone(), quick_policy())
@@ -300,16 +296,10 @@ async fn the_same_token_again_is_not_a_refresh() {
 #[tokio::test]
 async fn tokens_of_any_real_length_log_in() {
     for len in [1024, 4096, 16 * 1024] {
-        let role = unique_role("long");
-        cluster().create_role(&role, None).await.unwrap();
-        let endpoint = TokenEndpoint::builder()
-            .identity(None, &role)
-            .token_len(len)
-            .cluster(cluster())
-            .start()
-            .await
-            .unwrap();
-        let setup = Setup { role, endpoint };
+        let setup = Setup::with_endpoint("long", |endpoint, role| {
+            endpoint.identity(None, role).token_len(len)
+        })
+        .await;
         let pools = setup.pools(setup.settings()).await.expect("pools");
         let client = pools.primary().get().await.expect("login");
         client.simple_query("SELECT 1").await.expect("query");
@@ -320,23 +310,17 @@ async fn tokens_of_any_real_length_log_in() {
 /// A role, and an endpoint whose app registration `client_id` logs in as
 /// it with a client secret; settings that use it.
 async fn client_secret_setup(prefix: &str, lifetime: Duration) -> (Setup, Settings) {
-    let role = unique_role(prefix);
-    cluster().create_role(&role, None).await.unwrap();
-    let client_id = format!("{role}-app");
-    let endpoint = TokenEndpoint::builder()
-        .identity(Some(&client_id), &role)
-        .client_secret("s3cret-value-of-the-app")
-        .lifetime(lifetime)
-        .cluster(cluster())
-        .start()
-        .await
-        .unwrap();
-    let tenant = endpoint.tenant().to_owned();
-    let setup = Setup { role, endpoint };
+    let setup = Setup::with_endpoint(prefix, |endpoint, role| {
+        endpoint
+            .identity(Some(&format!("{role}-app")), role)
+            .client_secret("s3cret-value-of-the-app")
+            .lifetime(lifetime)
+    })
+    .await;
     let mut settings = setup.settings();
-    settings.pg_azure_client_id = Some(client_id);
+    settings.pg_azure_client_id = Some(format!("{}-app", setup.role));
     settings.pg_azure_client_secret = Some("s3cret-value-of-the-app".into());
-    settings.pg_azure_tenant_id = Some(tenant);
+    settings.pg_azure_tenant_id = Some(setup.endpoint.tenant().to_owned());
     (setup, settings)
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use pg_entra_pool::EntraPool;
 use tokio::task::JoinHandle;
 
-use pg_entra_pool::testkit::{TestCluster, TokenEndpoint};
+use pg_entra_pool::testkit::{TestCluster, TokenEndpoint, TokenEndpointBuilder};
 use pg_entra_pool::{Pools, Settings};
 
 pub const SCOPE: &str = "https://ossrdbms-aad.database.windows.net/.default";
@@ -31,6 +31,18 @@ pub struct Setup {
 
 impl Setup {
     pub async fn new(prefix: &str, lifetime: Duration) -> Self {
+        Self::with_endpoint(prefix, |endpoint, role| {
+            endpoint.identity(None, role).lifetime(lifetime)
+        })
+        .await
+    }
+
+    /// A role, and an endpoint linked to the cluster that `configure` sets
+    /// up (identities, lifetime, secrets) given the role's name.
+    pub async fn with_endpoint(
+        prefix: &str,
+        configure: impl FnOnce(TokenEndpointBuilder, &str) -> TokenEndpointBuilder,
+    ) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_default_env()
@@ -41,9 +53,7 @@ impl Setup {
         let cluster = cluster();
         let role = unique_role(prefix);
         cluster.create_role(&role, None).await.expect("create role");
-        let endpoint = TokenEndpoint::builder()
-            .identity(None, &role)
-            .lifetime(lifetime)
+        let endpoint = configure(TokenEndpoint::builder(), &role)
             .cluster(cluster)
             .start()
             .await
@@ -60,20 +70,13 @@ impl Setup {
         secret: &str,
         used_secret: &str,
     ) -> (Self, Settings) {
-        let role = unique_role(prefix);
-        cluster()
-            .create_role(&role, None)
-            .await
-            .expect("create role");
-        let endpoint = TokenEndpoint::builder()
-            .identity(Some(client_id), &role)
-            .client_secret(secret)
-            .cluster(cluster())
-            .start()
-            .await
-            .expect("start the token endpoint");
-        let tenant = endpoint.tenant().to_owned();
-        let setup = Self { role, endpoint };
+        let setup = Self::with_endpoint(prefix, |endpoint, role| {
+            endpoint
+                .identity(Some(client_id), role)
+                .client_secret(secret)
+        })
+        .await;
+        let tenant = setup.endpoint.tenant().to_owned();
         let mut settings = setup.settings();
         settings.pg_azure_client_id = Some(client_id.into());
         settings.pg_azure_client_secret = Some(used_secret.into());
