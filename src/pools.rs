@@ -332,6 +332,22 @@ fn escape_option(value: &str) -> String {
 mod tests {
     use super::*;
 
+    /// deadpool sizes its slot list and semaphore from the pool size up
+    /// front: a huge `pg_pool_size` must be a settings error, not a panic
+    /// or an allocation that aborts the process. No connection is made.
+    #[tokio::test]
+    async fn a_huge_pool_size_is_a_config_error() {
+        for size in [usize::MAX, 1 << 40] {
+            let settings = Settings {
+                pg_pool_size: Some(size),
+                ..Default::default()
+            };
+            let err = Pools::builder(settings).build().await.unwrap_err();
+            assert!(err.is_config(), "{err}");
+            assert!(err.to_string().contains("pg_pool_size"), "{err}");
+        }
+    }
+
     #[test]
     fn option_values_escape_spaces_and_backslashes() {
         assert_eq!(escape_option("public"), "public");
