@@ -84,7 +84,7 @@ settings_table! {
         ///
         /// Default: unset (the system's roots).
         pg_ssl_trusted_certificate / pg_ro_ssl_trusted_certificate: PathBuf = values::path,
-        /// `pg_pool_size`: the most connections the pool holds (1 or more).
+        /// `pg_pool_size`: the most connections the pool holds (1 to 262143).
         ///
         /// Default: four per available CPU.
         pg_pool_size / pg_ro_pool_size: usize = values::positive,

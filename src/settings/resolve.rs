@@ -119,14 +119,28 @@ fn pool_settings(
         Some(0) => return Err(SettingsError::invalid(backlog.key, "0", POSITIVE)),
         other => other,
     };
+    let size_key = size.key;
+    let size = nonzero(size, default_pool_size(), POSITIVE)?;
+    // deadpool reserves a slot per connection up front: a size no server
+    // could fill would only panic or abort there.
+    if size > MAX_POOL_SIZE {
+        return Err(SettingsError::invalid(
+            size_key,
+            &size.to_string(),
+            "at most 262143 (the most connections PostgreSQL allows)",
+        ));
+    }
     Ok(PoolSettings {
-        size: nonzero(size, default_pool_size(), POSITIVE)?,
+        size,
         max_concurrent_queries: max_concurrent_queries.value.unwrap_or(0),
         semaphore_timeout: Duration::from_millis(semaphore_timeout.value.unwrap_or(60_000)),
         keepalive_timeout: (keepalive_ms > 0).then(|| Duration::from_millis(keepalive_ms)),
         backlog,
     })
 }
+
+/// PostgreSQL's own ceiling on `max_connections` (2^18 - 1).
+const MAX_POOL_SIZE: usize = 262_143;
 
 /// Four connections per CPU this process may use.
 fn default_pool_size() -> usize {

@@ -70,7 +70,7 @@ pub struct TlsSettings {
 #[non_exhaustive]
 pub struct PoolSettings {
     /// The most connections (`pg_pool_size`; default four per available
-    /// CPU); at least 1.
+    /// CPU); 1 to 262143.
     pub size: usize,
     /// The most queries in flight (`pg_max_concurrent_queries`; default
     /// `0`: unlimited).
