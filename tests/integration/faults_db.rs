@@ -222,3 +222,38 @@ async fn a_login_during_a_rotation_retries_with_the_newer_token() {
     assert_eq!(status.primary.login_retries, 1, "{status:?}");
     assert_eq!(status.tokens[0].tokens_installed, 2);
 }
+
+/// A connect error from before the last successful login is no cause of a
+/// later wait for a busy pool: the timeout must not carry it.
+#[tokio::test]
+async fn a_wait_timeout_does_not_blame_a_connect_error_that_has_healed() {
+    let setup = Setup::new("stalecause", Duration::from_secs(60)).await;
+    let settings = pg_entra_pool::Settings {
+        pg_pool_size: Some(1),
+        pg_semaphore_timeout: Some(200),
+        pg_timeout: Some(1000),
+        ..setup.settings()
+    };
+    let pools = setup.pools(settings).await.expect("pools");
+    let pool = pools.primary();
+    let admin = cluster().admin().await.expect("admin");
+    let alter = |login: &str| format!("ALTER ROLE \"{}\" {login}", setup.role);
+
+    // One failed login, then the cause goes away.
+    admin
+        .batch_execute(&alter("NOLOGIN"))
+        .await
+        .expect("nologin");
+    let err = pool.get().await.expect_err("the role may not log in");
+    assert!(err.is_auth_failure(), "{err}");
+    admin.batch_execute(&alter("LOGIN")).await.expect("login");
+    let held = pool.get().await.expect("connection");
+
+    // The only connection is busy: a plain wait timeout.
+    let err = pool.get().await.expect_err("the pool is busy");
+    let Error::Timeout { last_error, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(last_error.as_deref(), None, "{err}");
+    drop(held);
+}
