@@ -37,7 +37,7 @@ impl Connect for EntraConnect {
                 Some(tokens) => self.connect_with_token(tokens, config).await,
             };
             match &result {
-                Ok(_) => Counters::bump(&self.counters.opened),
+                Ok(_) => self.counters.opened(),
                 Err(e) => self.counters.record_error(e),
             }
             result

@@ -138,7 +138,7 @@ impl EntraPool {
                 Error::Timeout {
                     waiting_for,
                     after: after.unwrap_or(Duration::ZERO),
-                    last_error: self.counters.last_error(),
+                    last_error: self.counters.current_error(),
                 }
             }
             PoolError::Closed => Error::Closed,

@@ -17,6 +17,9 @@ pub(crate) struct Counters {
     /// The last connect error, kept so a timeout can say what went wrong
     /// before it. Written only when a connect fails.
     pub(crate) last_error: Mutex<Option<String>>,
+    /// Whether the last connect failed; a success since makes
+    /// `last_error` history, no cause of a timeout.
+    pub(crate) failing: std::sync::atomic::AtomicBool,
 }
 
 impl Counters {
@@ -27,6 +30,20 @@ impl Counters {
     pub(crate) fn record_error(&self, error: &dyn std::fmt::Display) {
         Self::bump(&self.failed_connects);
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
+        self.failing.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn opened(&self) {
+        Self::bump(&self.opened);
+        self.failing.store(false, Ordering::Relaxed);
+    }
+
+    /// The last connect error, unless a connect has succeeded since.
+    pub(crate) fn current_error(&self) -> Option<String> {
+        self.failing
+            .load(Ordering::Relaxed)
+            .then(|| self.last_error())
+            .flatten()
     }
 
     pub(crate) fn last_error(&self) -> Option<String> {
