@@ -38,7 +38,9 @@ impl Connect for EntraConnect {
             };
             match &result {
                 Ok(_) => self.counters.opened(),
-                Err(e) => self.counters.record_error(e),
+                Err(e) => self
+                    .counters
+                    .record_error(&crate::error::describe_postgres(e)),
             }
             result
         })

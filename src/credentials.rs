@@ -115,7 +115,15 @@ impl fmt::Debug for CredentialChain {
 impl CredentialChain {
     /// A chain of one credential that the user built.
     pub(crate) fn custom(credential: Arc<dyn TokenCredential>, scope: String) -> Self {
-        let label = format!("custom credential ({credential:?})");
+        // Only the type's name from its `Debug`: a credential of the user's
+        // with a derived `Debug` could otherwise print a secret it holds.
+        let printed = format!("{credential:?}");
+        let name = printed
+            .split(['{', '(', ' '])
+            .next()
+            .unwrap_or_default()
+            .trim();
+        let label = format!("custom credential ({name})");
         Self {
             entries: vec![Entry {
                 label,
@@ -381,4 +389,39 @@ fn http_details(err: &azure_core::Error) -> (Option<u16>, Option<Duration>) {
         current = e.source();
     }
     (None, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Leaky {
+        #[allow(dead_code)]
+        token: String,
+    }
+
+    #[async_trait::async_trait]
+    impl TokenCredential for Leaky {
+        async fn get_token(
+            &self,
+            _: &[&str],
+            _: Option<azure_core::credentials::TokenRequestOptions<'_>>,
+        ) -> azure_core::Result<AccessToken> {
+            Err(azure_core::Error::with_message(ErrorKind::Other, "no"))
+        }
+    }
+
+    #[test]
+    fn a_custom_credential_is_named_by_type_only() {
+        let chain = CredentialChain::custom(
+            Arc::new(Leaky {
+                token: "eyJ-secret-held-by-the-credential".into(),
+            }),
+            "scope/.default".into(),
+        );
+        let described = chain.describe();
+        assert_eq!(described, "custom credential (Leaky)");
+        assert!(!format!("{chain:?}").contains("eyJ-secret"));
+    }
 }

@@ -88,6 +88,7 @@ impl Error {
         match self {
             Error::Config(_) | Error::Tls { .. } => true,
             Error::Credential(e) => e.is_config(),
+            Error::Postgres(e) => is_tls_refusal(e),
             _ => false,
         }
     }
@@ -104,8 +105,9 @@ impl Error {
                     let code = code.code();
                     code.starts_with("08") || code.starts_with("57P") || code.starts_with("53")
                 }
-                // No SQLSTATE: the socket or TLS layer failed.
-                None => e.as_db_error().is_none(),
+                // No SQLSTATE: the socket failed (worth another try) or
+                // TLS did (a certificate or a server setting: not).
+                None => e.as_db_error().is_none() && !is_tls_refusal(e),
             },
             _ => false,
         }
@@ -134,31 +136,7 @@ impl fmt::Display for Error {
                 "the access token has expired and {consecutive_failures} refresh attempt(s) \
                  failed; last error: {last_error}"
             ),
-            Error::Postgres(e) => match e.as_db_error() {
-                Some(db) => write!(
-                    f,
-                    "postgres refused: {}: {} (sqlstate {})",
-                    db.severity(),
-                    db.message(),
-                    db.code().code()
-                ),
-                None => {
-                    // tokio-postgres names the step; the cause (refused,
-                    // certificate verify failed...) is further down. OpenSSL
-                    // repeats itself down the chain: print each text once.
-                    let mut text = format!("postgres connection failed: {e}");
-                    let mut cause = e.source();
-                    while let Some(c) = cause {
-                        let c_text = c.to_string();
-                        if !text.contains(&c_text) {
-                            text.push_str(": ");
-                            text.push_str(&c_text);
-                        }
-                        cause = c.source();
-                    }
-                    f.write_str(&text)
-                }
-            },
+            Error::Postgres(e) => f.write_str(&describe_postgres(e)),
             Error::LoginRefused { user, error } => {
                 match error.as_db_error() {
                     Some(db) => write!(
@@ -224,4 +202,48 @@ impl From<tokio_postgres::Error> for Error {
     fn from(e: tokio_postgres::Error) -> Self {
         Error::Postgres(e)
     }
+}
+
+/// Whether the connection failed in TLS: a certificate that does not
+/// verify, or a server that does not offer TLS. Configuration, not chance.
+fn is_tls_refusal(e: &tokio_postgres::Error) -> bool {
+    if e.as_db_error().is_some() {
+        return false;
+    }
+    let mut cause: Option<&(dyn StdError + 'static)> = e.source();
+    while let Some(c) = cause {
+        if c.is::<openssl::ssl::Error>() || c.is::<openssl::error::ErrorStack>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    // tokio-postgres's own words, one cause down, when the server answers
+    // the TLS request with "no".
+    describe_postgres(e).contains("does not support TLS")
+}
+
+/// A tokio-postgres error in words: the server's severity, message and
+/// SQLSTATE when it sent them (tokio-postgres's own text is just "db
+/// error"), or the failed step with its causes, each printed once (OpenSSL
+/// repeats itself down the chain).
+pub(crate) fn describe_postgres(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!(
+            "postgres refused: {}: {} (sqlstate {})",
+            db.severity(),
+            db.message(),
+            db.code().code()
+        );
+    }
+    let mut text = format!("postgres connection failed: {e}");
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let c_text = c.to_string();
+        if !text.contains(&c_text) {
+            text.push_str(": ");
+            text.push_str(&c_text);
+        }
+        cause = c.source();
+    }
+    text
 }

@@ -1,9 +1,10 @@
 //! Helpers for the tests of this module: temporary files and captured logs.
 
+use std::cell::RefCell;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 /// A file in a directory of its own under the system's temporary directory,
 /// removed with the directory when dropped.
@@ -46,31 +47,49 @@ pub(super) fn temp_file(name: &str, contents: &str) -> TempFile {
     TempFile { dir, path }
 }
 
-/// Runs `f` with a subscriber that records every event, and returns what
-/// `f` returned with the recorded text.
-pub(super) fn capture_logs<T>(f: impl FnOnce() -> T) -> (T, String) {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let result = tracing::subscriber::with_default(subscriber, f);
-    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-    (result, text)
+thread_local! {
+    /// The capture of the test running on this thread, if it captures.
+    static CAPTURE: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
 }
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
+/// Writes into this thread's capture, if any.
+struct ThreadCapture;
 
-impl io::Write for Buffer {
+impl io::Write for ThreadCapture {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
+        CAPTURE.with(|c| {
+            if let Some(buffer) = c.borrow_mut().as_mut() {
+                buffer.extend_from_slice(bytes);
+            }
+        });
         Ok(bytes.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// Runs `f` and returns what it returned with every event it emitted, as
+/// text.
+///
+/// One process-wide subscriber that enables everything writes each event
+/// into the capture of the thread that emitted it. (A subscriber set per
+/// thread races with tests on other threads over tracing's per-callsite
+/// cache of whether anyone listens, and can miss events.)
+pub(super) fn capture_logs<T>(f: impl FnOnce() -> T) -> (T, String) {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(|| ThreadCapture)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other global subscriber in the unit tests");
+    });
+    CAPTURE.with(|c| *c.borrow_mut() = Some(Vec::new()));
+    let result = f();
+    let bytes = CAPTURE.with(|c| c.borrow_mut().take()).unwrap_or_default();
+    (result, String::from_utf8(bytes).unwrap())
 }

@@ -246,6 +246,9 @@ async fn a_wait_timeout_does_not_blame_a_connect_error_that_has_healed() {
         .expect("nologin");
     let err = pool.get().await.expect_err("the role may not log in");
     assert!(err.is_auth_failure(), "{err}");
+    // The status keeps the server's words, not tokio-postgres's "db error".
+    let recorded = pool.status().last_error.expect("a recorded error");
+    assert!(recorded.contains("sqlstate 28000"), "{recorded}");
     admin.batch_execute(&alter("LOGIN")).await.expect("login");
     let held = pool.get().await.expect("connection");
 

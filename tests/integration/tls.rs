@@ -40,6 +40,7 @@ async fn a_wrong_ca_is_refused_with_a_clear_error() {
         "{text}"
     );
     assert_eq!(err.sqlstate(), None);
+    assert!(err.is_config() && !err.is_transient(), "{err:?}");
 }
 
 /// A server that offers no TLS at all never sees the token.
@@ -59,6 +60,7 @@ async fn a_server_without_tls_is_refused() {
         text.to_lowercase().contains("tls") || text.contains("ssl"),
         "{text}"
     );
+    assert!(err.is_config() && !err.is_transient(), "{err:?}");
     drop(plain);
 }
 
