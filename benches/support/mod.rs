@@ -153,19 +153,7 @@ pub struct Entra {
 impl Entra {
     /// An endpoint (with no added latency) whose tokens live `lifetime`.
     pub async fn new(prefix: &str, lifetime: Duration) -> Self {
-        let role = unique_role(prefix);
-        cluster()
-            .create_role(&role, None)
-            .await
-            .expect("create role");
-        let endpoint = TokenEndpoint::builder()
-            .identity(None, &role)
-            .lifetime(lifetime)
-            .token_len(TOKEN_LEN)
-            .cluster(cluster())
-            .start()
-            .await
-            .expect("start the token endpoint");
+        let (role, endpoint) = role_with_endpoint(prefix, lifetime).await;
         Self { role, endpoint }
     }
 
@@ -174,17 +162,11 @@ impl Entra {
     pub fn settings(&self, size: usize, read_only: bool) -> Settings {
         let cluster = cluster();
         Settings {
-            pg_host: Some(cluster.host().to_owned()),
-            pg_port: Some(cluster.port()),
-            pg_user: Some(self.role.clone()),
-            pg_database: Some("postgres".into()),
-            pg_azure_auth: Some(true),
-            pg_ssl_trusted_certificate: Some(cluster.ca_file().to_owned()),
             pg_timeout: Some(CONNECT_TIMEOUT.as_millis() as u64),
             pg_semaphore_timeout: Some(WAIT_TIMEOUT.as_millis() as u64),
             pg_pool_size: Some(size),
             pg_ro_host: read_only.then(|| cluster.host().to_owned()),
-            ..Default::default()
+            ..cluster.entra_settings(&self.role)
         }
     }
 
@@ -210,6 +192,25 @@ impl Entra {
     }
 }
 
+/// A new role in the cluster and an endpoint whose system-assigned identity
+/// logs in as it, with tokens of [`TOKEN_LEN`] living `lifetime`.
+async fn role_with_endpoint(prefix: &str, lifetime: Duration) -> (String, TokenEndpoint) {
+    let role = unique_role(prefix);
+    cluster()
+        .create_role(&role, None)
+        .await
+        .expect("create role");
+    let endpoint = TokenEndpoint::builder()
+        .identity(None, &role)
+        .lifetime(lifetime)
+        .token_len(TOKEN_LEN)
+        .cluster(cluster())
+        .start()
+        .await
+        .expect("start the token endpoint");
+    (role, endpoint)
+}
+
 /// Baseline: what users write by hand elsewhere, a connect step that asks
 /// azure_identity's managed identity credential for a token on every new
 /// connection, against an endpoint that answers after [`METADATA_LATENCY`].
@@ -225,19 +226,7 @@ pub struct PerConnect {
 
 impl PerConnect {
     pub async fn new() -> Self {
-        let role = unique_role("per_connect");
-        cluster()
-            .create_role(&role, None)
-            .await
-            .expect("create role");
-        let endpoint = TokenEndpoint::builder()
-            .identity(None, &role)
-            .lifetime(Duration::from_secs(120))
-            .token_len(TOKEN_LEN)
-            .cluster(cluster())
-            .start()
-            .await
-            .expect("start the token endpoint");
+        let (role, endpoint) = role_with_endpoint("per_connect", Duration::from_secs(120)).await;
         endpoint.set_fault(Fault::Delay(METADATA_LATENCY));
         let credential = ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
             client_options: endpoint.client_options(),
