@@ -39,14 +39,8 @@ async fn main() -> Result<(), BoxError> {
         .start()
         .await?;
     let settings = Settings {
-        pg_host: Some(cluster.host().to_owned()),
-        pg_port: Some(cluster.port()),
-        pg_user: Some("status_app".into()),
-        pg_database: Some("postgres".into()),
-        pg_azure_auth: Some(true),
-        pg_ssl_trusted_certificate: Some(cluster.ca_file().to_owned()),
         pg_ro_host: Some(cluster.host().to_owned()),
-        ..Default::default()
+        ..cluster.entra_settings("status_app")
     };
     let pools = Pools::builder(settings)
         .transport(endpoint.transport())

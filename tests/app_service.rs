@@ -36,13 +36,7 @@ fn app_service_managed_identity_logs_in_through_the_environment() {
             .expect("endpoint");
 
         let settings = Settings {
-            pg_host: Some(cluster.host().to_owned()),
-            pg_port: Some(cluster.port()),
-            pg_user: Some("appsvc".into()),
-            pg_database: Some("postgres".into()),
-            pg_azure_auth: Some(true),
-            pg_ssl_trusted_certificate: Some(cluster.ca_file().to_owned()),
-            ..Default::default()
+            ..cluster.entra_settings("appsvc")
         };
         // No transport: the credential finds the endpoint in the environment.
         let pools = Pools::builder(settings).build().await.expect("pools");

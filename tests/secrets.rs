@@ -77,18 +77,12 @@ async fn no_secret_appears_in_any_trace_event_or_printout() {
         .await
         .unwrap();
     let base = |user: &str, client_id: &str| Settings {
-        pg_host: Some(cluster.host().to_owned()),
-        pg_port: Some(cluster.port()),
-        pg_user: Some(user.to_owned()),
-        pg_database: Some("postgres".into()),
         pg_password: Some(PASSWORD.into()),
-        pg_azure_auth: Some(true),
         pg_azure_client_id: Some(client_id.to_owned()),
         pg_azure_tenant_id: Some(endpoint.tenant().to_owned()),
-        pg_ssl_trusted_certificate: Some(cluster.ca_file().to_owned()),
         pg_timeout: Some(3000),
         pg_pool_size: Some(3),
-        ..Default::default()
+        ..cluster.entra_settings(user)
     };
     let mut sp_settings = base("sp_role", "sp-client");
     sp_settings.pg_azure_client_secret = Some(CLIENT_SECRET.into());

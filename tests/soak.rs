@@ -53,22 +53,16 @@ async fn soak_rotation_with_a_flaky_endpoint() {
         .await
         .unwrap();
     let settings = Settings {
-        pg_host: Some(cluster.host().to_owned()),
-        pg_port: Some(cluster.port()),
-        pg_user: Some("soak_rw".into()),
-        pg_database: Some("postgres".into()),
-        pg_azure_auth: Some(true),
         pg_azure_client_id: Some("soak-rw-app".into()),
         pg_azure_client_secret: Some("soak-secret".into()),
         pg_azure_tenant_id: Some(endpoint.tenant().to_owned()),
-        pg_ssl_trusted_certificate: Some(cluster.ca_file().to_owned()),
         pg_timeout: Some(3000),
         pg_pool_size: Some(6),
         pg_ro_host: Some(cluster.host().to_owned()),
         pg_ro_user: Some("soak_ro".into()),
         pg_ro_azure_client_id: Some("soak-ro-app".into()),
         pg_ro_pool_size: Some(6),
-        ..Default::default()
+        ..cluster.entra_settings("soak_rw")
     };
     let mut policy = RefreshPolicy::default();
     policy.min_backoff = Duration::from_millis(50);

@@ -33,16 +33,10 @@ async fn workload_identity_logs_in_and_heals_from_a_stale_assertion() {
         .await
         .unwrap();
     let settings = |client_id: &str| Settings {
-        pg_host: Some(cluster.host().to_owned()),
-        pg_port: Some(cluster.port()),
-        pg_user: Some("wi_app".into()),
-        pg_database: Some("postgres".into()),
-        pg_azure_auth: Some(true),
         pg_azure_client_id: Some(client_id.to_owned()),
         pg_azure_tenant_id: Some(endpoint.tenant().to_owned()),
-        pg_ssl_trusted_certificate: Some(cluster.ca_file().to_owned()),
         pg_timeout: Some(3000),
-        ..Default::default()
+        ..cluster.entra_settings("wi_app")
     };
     let mut policy = RefreshPolicy::default();
     policy.min_backoff = Duration::from_millis(100);
