@@ -137,23 +137,13 @@ impl fmt::Display for Error {
                  failed; last error: {last_error}"
             ),
             Error::Postgres(e) => f.write_str(&describe_postgres(e)),
-            Error::LoginRefused { user, error } => {
-                match error.as_db_error() {
-                    Some(db) => write!(
-                        f,
-                        "postgres refused the token login as `{user}`: {}: {} (sqlstate {})",
-                        db.severity(),
-                        db.message(),
-                        db.code().code()
-                    )?,
-                    None => write!(f, "postgres refused the token login as `{user}`: {error}")?,
-                }
-                f.write_str(
-                    "; pg_user must be the role made for this identity \
-                     (pgaadauth_create_principal) and the token must be for this server's \
-                     cloud; `pg-entra-pool doctor` checks each step",
-                )
-            }
+            Error::LoginRefused { user, error } => write!(
+                f,
+                "token login as `{user}`: {}; pg_user must be the role made for this identity \
+                 (pgaadauth_create_principal) and the token must be for this server's cloud; \
+                 `pg-entra-pool doctor` checks each step",
+                describe_postgres(error)
+            ),
             Error::Timeout {
                 waiting_for,
                 after,
